@@ -1,0 +1,411 @@
+"""Define-by-run automatic differentiation: :class:`Tensor` and :class:`Function`.
+
+Calling a Function on tensors runs ``forward`` on their raw arrays and, when gradients are
+enabled, records the Function as the tensors' *creator*. ``loss.backward()`` then visits the
+Functions in decreasing *generation* (creation depth), so a tensor used by several branches has
+received every gradient before its creator propagates it further: ``y = x*x + x`` gives
+``dy/dx = 2x + 1``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import weakref
+from typing import Any
+
+import numpy as np
+
+from . import backend
+
+_grad_enabled = True
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Inside this block no graph is recorded (evaluation, generation, optimizer steps)."""
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, False
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+@contextlib.contextmanager
+def enable_grad():
+    """Re-enable graph recording inside a :func:`no_grad` block."""
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, True
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+def is_grad_enabled() -> bool:
+    return _grad_enabled
+
+
+def _as_array(value: Any, dtype: Any = None) -> Any:
+    """Turn Python scalars/lists/arrays into a backend array; floats get the default dtype."""
+    xp = backend.xp()
+    if isinstance(value, Tensor):
+        return value.data
+    if isinstance(value, (np.ndarray, np.generic)) or type(value).__module__.startswith("cupy"):
+        array = value if backend.get_array_module(value) is xp else backend.to_device(value)
+    else:
+        array = xp.asarray(value)
+        if dtype is None and array.dtype.kind == "f":
+            array = array.astype(backend.get_default_dtype())
+    if dtype is not None:
+        array = array.astype(dtype, copy=False)
+    return array
+
+
+class Tensor:
+    """An array that remembers which Function made it.
+
+    ``data`` and ``grad`` are plain arrays of the backend (``numpy.ndarray`` on CPU).
+    """
+
+    __array_priority__ = 200
+
+    def __init__(self, data: Any, requires_grad: bool = False, name: str | None = None, dtype: Any = None):
+        self.data = _as_array(data, dtype)
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise TypeError(
+                f"only floating tensors can require gradients, got dtype {self.data.dtype} "
+                "(integer ids are inputs, not parameters)"
+            )
+        self.requires_grad = bool(requires_grad)
+        self.grad: Any = None
+        self.creator: Function | None = None
+        self.generation = 0
+        self.name = name
+        self._retain_grad = False
+
+    # ---- array-like properties -------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.data.shape)
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return int(self.data.size)
+
+    @property
+    def dtype(self) -> Any:
+        return self.data.dtype
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.creator is None
+
+    @property
+    def device(self) -> str:
+        return "cuda" if type(self.data).__module__.startswith("cupy") else "cpu"
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        body = str(backend.to_numpy(self.data)).replace("\n", "\n       ")
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        return f"tensor({body}{grad})"
+
+    def numpy(self) -> np.ndarray:
+        """A host NumPy copy of the data."""
+        return backend.to_numpy(self.data).copy()
+
+    def item(self) -> float:
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        return backend.to_numpy(self.data).tolist()
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        array = backend.to_numpy(self.data)
+        return array.astype(dtype) if dtype is not None else array
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph (truncated BPTT carries hidden states this way)."""
+        return Tensor(self.data)
+
+    def to(self, device: str) -> Tensor:
+        """A copy on ``device`` ("cpu" or "cuda"), cut from the graph."""
+        return Tensor(backend.to_device(self.data, device), requires_grad=self.requires_grad)
+
+    def astype(self, dtype: Any) -> Tensor:
+        from .functional import basic
+
+        return basic.cast(self, dtype)
+
+    def retain_grad(self) -> None:
+        """Keep ``grad`` on this non-leaf tensor after backward (leaves keep it always)."""
+        self._retain_grad = True
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    def set_creator(self, function: Function) -> None:
+        self.creator = function
+        self.generation = function.generation + 1
+
+    # ---- backpropagation --------------------------------------------------------------------
+    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
+
+        ``grad`` defaults to ones for a scalar; give it for a non-scalar output.
+        Gradients of non-leaf tensors are freed unless :meth:`retain_grad` was called.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward() on a tensor that does not require grad (made under no_grad?)")
+        xp = backend.get_array_module(self.data)
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward() without a gradient needs a scalar output, got shape {self.shape}"
+                )
+            grad = xp.ones_like(self.data)
+        else:
+            grad = _as_array(grad).astype(self.data.dtype, copy=False)
+            if grad.shape != self.data.shape:
+                raise ValueError(f"backward(): gradient shape {grad.shape} != tensor shape {self.shape}")
+        if self.creator is None:
+            self.grad = grad if self.grad is None else self.grad + grad
+            return
+        # id -> (tensor, gradient); holding the tensor keeps it alive after its consumer is released
+        grads: dict[int, tuple[Tensor, Any]] = {id(self): (self, grad)}
+        heap: list[tuple[int, int, Function]] = []
+        seen: set[int] = set()
+
+        def push(function: Function) -> None:
+            if id(function) not in seen:
+                seen.add(id(function))
+                heapq.heappush(heap, (-function.generation, id(function), function))
+
+        push(self.creator)
+        while heap:
+            _, _, function = heapq.heappop(heap)
+            outputs = [ref() for ref in function.outputs]
+            output_grads = [grads.pop(id(o), (None, None))[1] if o is not None else None for o in outputs]
+            if all(g is None for g in output_grads):
+                continue
+            for out, g in zip(outputs, output_grads):
+                if out is not None and out._retain_grad and g is not None:
+                    out.grad = g if out.grad is None else out.grad + g
+            input_grads = function.backward(*output_grads)
+            if not isinstance(input_grads, tuple):
+                input_grads = (input_grads,)
+            if len(input_grads) != len(function.inputs):
+                raise RuntimeError(
+                    f"{type(function).__name__}.backward returned {len(input_grads)} gradients "
+                    f"for {len(function.inputs)} inputs"
+                )
+            for x, gx in zip(function.inputs, input_grads):
+                if gx is None or not x.requires_grad:
+                    continue
+                if gx.shape != x.data.shape:
+                    raise RuntimeError(
+                        f"{type(function).__name__}.backward gave gradient of shape {gx.shape} "
+                        f"for input of shape {x.shape}"
+                    )
+                if x.creator is None:
+                    x.grad = gx.copy() if x.grad is None else x.grad + gx
+                else:
+                    key = id(x)
+                    grads[key] = (x, gx if key not in grads else grads[key][1] + gx)
+                    push(x.creator)
+            if not retain_graph:
+                function.release()
+
+    # ---- graph export -----------------------------------------------------------------------
+    def to_dot(self, verbose: bool = False) -> str:
+        """The graph that produced this tensor in Graphviz DOT (tensors are ovals, Functions boxes)."""
+        from .viz.graph import graph_to_dot
+
+        return graph_to_dot(self, verbose=verbose)
+
+    # ---- operators (implemented in zeronlp.functional.basic) ---------------------------------
+    def __add__(self, other):
+        from .functional import basic
+
+        return basic.add(self, other)
+
+    def __radd__(self, other):
+        from .functional import basic
+
+        return basic.add(other, self)
+
+    def __sub__(self, other):
+        from .functional import basic
+
+        return basic.sub(self, other)
+
+    def __rsub__(self, other):
+        from .functional import basic
+
+        return basic.sub(other, self)
+
+    def __mul__(self, other):
+        from .functional import basic
+
+        return basic.mul(self, other)
+
+    def __rmul__(self, other):
+        from .functional import basic
+
+        return basic.mul(other, self)
+
+    def __truediv__(self, other):
+        from .functional import basic
+
+        return basic.div(self, other)
+
+    def __rtruediv__(self, other):
+        from .functional import basic
+
+        return basic.div(other, self)
+
+    def __matmul__(self, other):
+        from .functional import basic
+
+        return basic.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        from .functional import basic
+
+        return basic.matmul(other, self)
+
+    def __pow__(self, exponent):
+        from .functional import basic
+
+        return basic.pow(self, exponent)
+
+    def __neg__(self):
+        from .functional import basic
+
+        return basic.neg(self)
+
+    def __getitem__(self, index):
+        from .functional import basic
+
+        return basic.getitem(self, index)
+
+    # comparisons give plain boolean arrays: they are not differentiable
+    def __lt__(self, other):
+        return self.data < _as_array(other)
+
+    def __le__(self, other):
+        return self.data <= _as_array(other)
+
+    def __gt__(self, other):
+        return self.data > _as_array(other)
+
+    def __ge__(self, other):
+        return self.data >= _as_array(other)
+
+    __hash__ = object.__hash__
+
+    def sum(self, axis=None, keepdims: bool = False):
+        from .functional import basic
+
+        return basic.sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims: bool = False):
+        from .functional import basic
+
+        return basic.mean(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, keepdims: bool = False):
+        from .functional import basic
+
+        return basic.max(self, axis=axis, keepdims=keepdims)
+
+    def exp(self):
+        from .functional import basic
+
+        return basic.exp(self)
+
+    def log(self):
+        from .functional import basic
+
+        return basic.log(self)
+
+    def reshape(self, *shape):
+        from .functional import basic
+
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return basic.reshape(self, shape)
+
+    def view(self, *shape):
+        return self.reshape(*shape)
+
+    def transpose(self, *axes):
+        from .functional import basic
+
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return basic.transpose(self, axes or None)
+
+    @property
+    def T(self):
+        return self.transpose()
+
+    def argmax(self, axis=None):
+        return self.data.argmax(axis=axis)
+
+
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """Make a :class:`Tensor` from an array, list or number (floats become the default dtype)."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def as_tensor(value: Any) -> Tensor:
+    """Return ``value`` if it is a Tensor, else wrap it (no gradient)."""
+    return value if isinstance(value, Tensor) else Tensor(value)
+
+
+class Function:
+    """A node of the graph: ``forward`` on raw arrays, ``backward`` from output to input gradients.
+
+    Subclasses keep what backward needs on ``self`` and return ``None`` for inputs that get no
+    gradient. ``backward`` receives one gradient per output (``None`` for an unused output).
+    """
+
+    generation = 0
+
+    def __call__(self, *inputs: Any) -> Any:
+        tensors = [as_tensor(x) for x in inputs]
+        outputs = self.forward(*[t.data for t in tensors])
+        single = not isinstance(outputs, tuple)
+        if single:
+            outputs = (outputs,)
+        needs_grad = _grad_enabled and any(t.requires_grad for t in tensors)
+        results = tuple(Tensor(y, requires_grad=needs_grad and y.dtype.kind == "f") for y in outputs)
+        if needs_grad:
+            self.generation = max(t.generation for t in tensors)
+            self.inputs = tensors
+            self.outputs = [weakref.ref(r) for r in results]
+            for r in results:
+                if r.requires_grad:
+                    r.set_creator(self)
+        else:
+            self.release()
+        return results[0] if single else results
+
+    def forward(self, *xs: Any) -> Any:
+        raise NotImplementedError
+
+    def backward(self, *gys: Any) -> Any:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        """Drop what forward saved, so a graph that will not be differentiated costs no memory."""
+        self.__dict__.clear()

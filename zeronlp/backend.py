@@ -1,0 +1,133 @@
+"""The array backend: one place that decides which array module (``xp``) zeronlp computes with.
+
+``xp`` is NumPy by default; :func:`zeronlp.use_device` switches it to CuPy for CUDA. Every module
+asks this one for the array module, the default float dtype and the random Generator, so a run is
+repeatable with :func:`manual_seed` and moves between devices without copies of code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import numpy as np
+
+_state: dict[str, Any] = {
+    "xp": np,
+    "device": "cpu",
+    "dtype": np.float32,
+    "rng": np.random.default_rng(0),
+    "seed": 0,
+}
+
+
+def get_array_module(array: Any = None) -> Any:
+    """Return the array module for ``array`` (cupy for device arrays), or the current backend's."""
+    if array is not None and type(array).__module__.startswith("cupy"):
+        import cupy
+
+        return cupy
+    return _state["xp"]
+
+
+def xp() -> Any:
+    """The current array module (``numpy`` on CPU, ``cupy`` on CUDA)."""
+    return _state["xp"]
+
+
+def device() -> str:
+    """The current device name, ``"cpu"`` or ``"cuda"``."""
+    return _state["device"]
+
+
+def use_device(name: str) -> None:
+    """Select ``"cpu"`` (NumPy) or ``"cuda"`` (CuPy) for all arrays created from now on."""
+    if name == "cpu":
+        _state["xp"], _state["device"] = np, "cpu"
+    elif name in ("cuda", "gpu"):
+        try:
+            import cupy
+        except ImportError as err:
+            raise RuntimeError(
+                "device 'cuda' needs CuPy: install it with `pip install zeronlp[gpu]` "
+                "(cupy-cuda12x) on a machine with an NVIDIA GPU"
+            ) from err
+        try:
+            if cupy.cuda.runtime.getDeviceCount() < 1:
+                raise RuntimeError("no CUDA device found")
+        except Exception as err:  # cupy raises its own CUDARuntimeError
+            raise RuntimeError(f"device 'cuda' was asked for but no usable GPU was found: {err}") from err
+        _state["xp"], _state["device"] = cupy, "cuda"
+    else:
+        raise ValueError(f"unknown device {name!r}; use 'cpu' or 'cuda'")
+    manual_seed(_state["seed"])
+
+
+@contextlib.contextmanager
+def device_scope(name: str):
+    """Temporarily switch device inside a ``with`` block."""
+    previous = _state["device"]
+    use_device(name)
+    try:
+        yield
+    finally:
+        use_device(previous)
+
+
+def to_numpy(array: Any) -> np.ndarray:
+    """A host (NumPy) copy of ``array``, whatever device it lives on."""
+    if type(array).__module__.startswith("cupy"):
+        return array.get()
+    return np.asarray(array)
+
+
+def to_device(array: Any, name: str | None = None) -> Any:
+    """Move ``array`` to device ``name`` (default: the current device)."""
+    name = name or _state["device"]
+    if name == "cpu":
+        return to_numpy(array)
+    import cupy
+
+    return cupy.asarray(array)
+
+
+def get_default_dtype() -> Any:
+    """The default floating dtype (float32 unless changed)."""
+    return _state["dtype"]
+
+
+def set_default_dtype(dtype: Any) -> None:
+    """Set the default floating dtype for parameters and tensors made from Python floats."""
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise ValueError(f"default dtype must be a floating type, got {dtype}")
+    _state["dtype"] = dtype.type
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the one Generator every sampler, initializer and dropout mask draws from."""
+    _state["seed"] = int(seed)
+    _state["rng"] = _state["xp"].random.default_rng(int(seed))
+    _state["host_rng"] = np.random.default_rng(int(seed))
+
+
+def get_rng() -> Any:
+    """The backend's random Generator (NumPy's, or CuPy's on CUDA)."""
+    return _state["rng"]
+
+
+def get_host_rng() -> np.random.Generator:
+    """A NumPy Generator for host-side sampling (shuffling batches, data splits)."""
+    if "host_rng" not in _state:
+        _state["host_rng"] = np.random.default_rng(_state["seed"])
+    return _state["host_rng"]
+
+
+def rng_state() -> dict:
+    """The host Generator's state as JSON-able data (stored in checkpoints)."""
+    return get_host_rng().bit_generator.state
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore the host Generator from :func:`rng_state` output."""
+    get_host_rng().bit_generator.state = state

@@ -1,0 +1,66 @@
+"""Embedding lookup with a fast scatter-add backward."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import backend
+from ..autograd import Function, Tensor
+
+
+def scatter_add_rows(target: Any, ids: Any, rows: Any) -> Any:
+    """target[ids[k]] += rows[k] for every k, accumulating repeated ids.
+
+    NumPy: sort the ids once and sum each run with ``np.add.reduceat`` (several times faster than
+    a 2-D ``np.add.at``); CuPy: ``cupyx.scatter_add``.
+    """
+    xp = backend.get_array_module(target)
+    if ids.size == 0:
+        return target
+    if xp is not np:
+        import cupyx
+
+        cupyx.scatter_add(target, ids, rows)
+        return target
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    starts = np.flatnonzero(np.concatenate(([True], sorted_ids[1:] != sorted_ids[:-1])))
+    target[sorted_ids[starts]] += np.add.reduceat(rows[order], starts, axis=0)
+    return target
+
+
+class Embedding(Function):
+    """y = W[ids] (rows of the weight);  dW = scatter-add of gy into the rows named by ids."""
+
+    def __init__(self, ids: Any, padding_idx: int | None = None):
+        self.ids, self.padding_idx = ids, padding_idx
+
+    def forward(self, weight):
+        ids = self.ids
+        if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= weight.shape[0]):
+            bad = ids[(ids < 0) | (ids >= weight.shape[0])].ravel()[0]
+            raise IndexError(f"embedding: id {int(bad)} is out of range for {weight.shape[0]} rows")
+        self.weight_shape, self.dtype = weight.shape, weight.dtype
+        return weight[ids]
+
+    def backward(self, gy):
+        xp = backend.get_array_module(gy)
+        gw = xp.zeros(self.weight_shape, dtype=gy.dtype)
+        flat_ids = self.ids.reshape(-1)
+        scatter_add_rows(gw, flat_ids, gy.reshape(flat_ids.size, -1))
+        if self.padding_idx is not None:
+            gw[self.padding_idx] = 0
+        return gw
+
+
+def embedding(ids, weight, padding_idx: int | None = None) -> Tensor:
+    """Look up rows of ``weight`` (num_embeddings, dim) for integer ``ids`` of any shape."""
+    if isinstance(ids, Tensor):
+        ids = ids.data
+    xp = backend.xp()
+    ids = ids if hasattr(ids, "dtype") and backend.get_array_module(ids) is xp else xp.asarray(ids)
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"embedding: ids must be integers, got dtype {ids.dtype}")
+    return Embedding(ids, padding_idx)(weight)

@@ -1,0 +1,104 @@
+"""Layer Functions: linear (affine), dropout and layer normalization, fused for speed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import backend
+from ..autograd import Function, Tensor, as_tensor
+
+
+class Linear(Function):
+    """y = x W^T + b with W of shape (out, in);  dx = gy W, dW = gy^T x, db = sum(gy).
+
+    ``x`` may have any leading shape ``(..., in)``; the weight gradient is one GEMM over all rows.
+    """
+
+    def forward(self, x, weight, bias=None):
+        if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+            raise ValueError(
+                f"linear: input of shape {tuple(x.shape)} does not match weight of shape "
+                f"{tuple(weight.shape)} (expected last dimension {weight.shape[1]})"
+            )
+        self.x, self.weight, self.has_bias = x, weight, bias is not None
+        y = x @ weight.T
+        if bias is not None:
+            y += bias
+        return y
+
+    def backward(self, gy):
+        x, weight = self.x, self.weight
+        gy2 = gy.reshape(-1, gy.shape[-1])
+        gx = gy @ weight
+        gw = gy2.T @ x.reshape(-1, x.shape[-1])
+        if self.has_bias:
+            return gx, gw, gy2.sum(axis=0)
+        return gx, gw
+
+
+def linear(x, weight, bias=None) -> Tensor:
+    """Affine map ``x @ weight.T + bias`` (PyTorch's ``F.linear``)."""
+    if bias is None:
+        return Linear()(x, weight)
+    return Linear()(x, weight, bias)
+
+
+class Dropout(Function):
+    """y = x * m / (1 - p) with m ~ Bernoulli(1 - p) (inverted dropout);  dx = gy * m / (1 - p)."""
+
+    def __init__(self, p: float):
+        self.p = p
+
+    def forward(self, x):
+        rng = backend.get_rng()
+        keep = rng.random(x.shape, dtype=x.dtype) >= self.p
+        self.mask = keep * x.dtype.type(1.0 / (1.0 - self.p))
+        return x * self.mask
+
+    def backward(self, gy):
+        return gy * self.mask
+
+
+def dropout(x, p: float = 0.5, training: bool = True) -> Tensor:
+    """Zero each element with probability ``p`` and scale the rest by 1/(1-p) while training."""
+    if not 0 <= p < 1:
+        raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+    if not training or p == 0:
+        return as_tensor(x)
+    return Dropout(p)(x)
+
+
+class LayerNorm(Function):
+    """y = (x - mean) / sqrt(var + eps) * gamma + beta over the last axis.
+
+    dx = (gx_hat - mean(gx_hat) - x_hat mean(gx_hat x_hat)) / sigma with gx_hat = gy gamma.
+    """
+
+    def __init__(self, eps: float = 1e-5):
+        self.eps = eps
+
+    def forward(self, x, gamma, beta):
+        xp = backend.get_array_module(x)
+        mu = x.mean(axis=-1, keepdims=True)
+        centered = x - mu
+        var = (centered * centered).mean(axis=-1, keepdims=True)
+        self.inv_std = 1 / xp.sqrt(var + x.dtype.type(self.eps))
+        self.x_hat = centered * self.inv_std
+        self.gamma = gamma
+        return self.x_hat * gamma + beta
+
+    def backward(self, gy):
+        x_hat = self.x_hat
+        g_hat = gy * self.gamma
+        gx = (
+            g_hat - g_hat.mean(axis=-1, keepdims=True) - x_hat * (g_hat * x_hat).mean(axis=-1, keepdims=True)
+        ) * self.inv_std
+        flat = gy.reshape(-1, gy.shape[-1])
+        return gx, (flat * x_hat.reshape(flat.shape)).sum(axis=0), flat.sum(axis=0)
+
+
+def layer_norm(x, weight, bias, eps: float = 1e-5) -> Tensor:
+    """Normalize over the last axis, then scale by ``weight`` and shift by ``bias``."""
+    return LayerNorm(eps)(x, weight, bias)
+
+

@@ -1,0 +1,166 @@
+"""Loss Functions: fused softmax cross-entropy, fused sigmoid cross-entropy, mean squared error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import backend
+from ..autograd import Function, Tensor
+from .activation import log_softmax_array, sigmoid_array
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(reduction: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+class SoftmaxCrossEntropy(Function):
+    """L = -log softmax(x)[t], averaged over targets != ignore_index;  dx = (softmax(x) - onehot(t)) / N.
+
+    Targets are integer class ids of any leading shape; the one-hot matrix is never built.
+    """
+
+    def __init__(self, targets: Any, ignore_index: int = -100, reduction: str = "mean"):
+        self.targets, self.ignore_index, self.reduction = targets, ignore_index, reduction
+
+    def forward(self, logits):
+        xp = backend.get_array_module(logits)
+        t = self.targets
+        num_classes = logits.shape[-1]
+        if logits.ndim < 1 or t.shape != logits.shape[:-1]:
+            raise ValueError(
+                f"softmax_cross_entropy: logits of shape {tuple(logits.shape)} need targets of shape "
+                f"{tuple(logits.shape[:-1])}, got {tuple(t.shape)}"
+            )
+        flat_x = logits.reshape(-1, num_classes)
+        flat_t = t.reshape(-1)
+        valid = flat_t != self.ignore_index
+        safe_t = xp.where(valid, flat_t, 0)
+        if flat_t.size and (int(safe_t.min()) < 0 or int(safe_t.max()) >= num_classes):
+            bad = flat_t[valid & ((flat_t < 0) | (flat_t >= num_classes))]
+            raise ValueError(
+                f"softmax_cross_entropy: target {int(bad[0])} is out of range for {num_classes} classes "
+                f"(valid ids are 0..{num_classes - 1}, or ignore_index={self.ignore_index})"
+            )
+        log_p = log_softmax_array(flat_x)
+        rows = xp.arange(flat_t.size)
+        losses = -log_p[rows, safe_t] * valid
+        self.log_p, self.safe_t, self.valid, self.shape = log_p, safe_t, valid, logits.shape
+        self.count = max(int(valid.sum()), 1)
+        if self.reduction == "mean":
+            return (losses.sum() / self.count).astype(logits.dtype)
+        if self.reduction == "sum":
+            return losses.sum().astype(logits.dtype)
+        return losses.reshape(t.shape).astype(logits.dtype)
+
+    def backward(self, gy):
+        xp = backend.get_array_module(self.log_p)
+        gx = xp.exp(self.log_p)
+        rows = xp.arange(self.safe_t.size)
+        gx[rows, self.safe_t] -= 1
+        weight = self.valid.astype(gx.dtype)
+        if self.reduction == "mean":
+            weight *= gy / self.count
+        elif self.reduction == "sum":
+            weight *= gy
+        else:
+            weight *= gy.reshape(-1)
+        gx *= weight[:, None]
+        return gx.reshape(self.shape)
+
+
+class SigmoidCrossEntropy(Function):
+    """L = -[t log s(x) + (1-t) log(1 - s(x))] with s the sigmoid;  dx = (s(x) - t) / N."""
+
+    def __init__(self, targets: Any, reduction: str = "mean"):
+        self.targets, self.reduction = targets, reduction
+
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        t = self.targets.astype(x.dtype)
+        if t.shape != x.shape:
+            raise ValueError(
+                f"sigmoid_cross_entropy: logits {tuple(x.shape)} and targets {tuple(t.shape)} differ in shape"
+            )
+        # log(1 + e^-|x|) + max(x, 0) - x t  is the stable form of the loss
+        losses = xp.logaddexp(0, -xp.abs(x)) + xp.maximum(x, 0) - x * t
+        self.x, self.t = x, t
+        if self.reduction == "mean":
+            return losses.mean().astype(x.dtype)
+        if self.reduction == "sum":
+            return losses.sum().astype(x.dtype)
+        return losses.astype(x.dtype)
+
+    def backward(self, gy):
+        gx = sigmoid_array(self.x) - self.t
+        if self.reduction == "mean":
+            return gx * (gy / max(self.x.size, 1))
+        return gx * gy
+
+
+class MSE(Function):
+    """L = mean((x - t)^2);  dx = 2 (x - t) / N, dt = -dx."""
+
+    def __init__(self, reduction: str = "mean"):
+        self.reduction = reduction
+
+    def forward(self, x, t):
+        if x.shape != t.shape:
+            raise ValueError(f"mse: input {tuple(x.shape)} and target {tuple(t.shape)} differ in shape")
+        self.diff = x - t
+        sq = self.diff * self.diff
+        if self.reduction == "mean":
+            return sq.mean().astype(x.dtype)
+        if self.reduction == "sum":
+            return sq.sum().astype(x.dtype)
+        return sq
+
+    def backward(self, gy):
+        scale = 2 / max(self.diff.size, 1) if self.reduction == "mean" else 2
+        gx = self.diff * (gy * scale)
+        return gx, -gx
+
+
+def _targets_array(targets: Any) -> Any:
+    if isinstance(targets, Tensor):
+        targets = targets.data
+    xp = backend.xp()
+    array = targets if backend.get_array_module(targets) is xp and hasattr(targets, "dtype") else xp.asarray(targets)
+    return array
+
+
+def softmax_cross_entropy(logits, targets, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
+    """Cross-entropy of integer ``targets`` under ``softmax(logits)`` (logits ``(..., C)``)."""
+    _check_reduction(reduction)
+    t = _targets_array(targets)
+    if t.dtype.kind not in "iu":
+        if t.dtype.kind == "f" and np.all(backend.to_numpy(t) == np.round(backend.to_numpy(t))):
+            t = t.astype(np.int64)
+        else:
+            raise TypeError(f"softmax_cross_entropy: targets must be integer class ids, got dtype {t.dtype}")
+    return SoftmaxCrossEntropy(t, ignore_index, reduction)(logits)
+
+
+cross_entropy = softmax_cross_entropy
+
+
+def sigmoid_cross_entropy(logits, targets, reduction: str = "mean") -> Tensor:
+    """Binary cross-entropy of 0/1 ``targets`` under ``sigmoid(logits)``, computed stably."""
+    _check_reduction(reduction)
+    return SigmoidCrossEntropy(_targets_array(targets), reduction)(logits)
+
+
+binary_cross_entropy_with_logits = sigmoid_cross_entropy
+
+
+def mse(x, t, reduction: str = "mean") -> Tensor:
+    """Mean squared error between ``x`` and ``t``."""
+    _check_reduction(reduction)
+    return MSE(reduction)(x, t)
+
+
+mse_loss = mse

@@ -1,0 +1,110 @@
+"""``zn.save`` / ``zn.load``: nested dicts of arrays, numbers and strings in one .safetensors file.
+
+Arrays go into the safetensors tensor table; everything else (the nesting, numbers, strings, lists,
+``None``) goes into a JSON document in the file's metadata, with arrays replaced by references.
+Loading parses JSON and raw little-endian buffers only: it cannot execute code. Writes go to a
+temporary file in the same directory that is then renamed over the target, so a crash mid-write
+leaves the previous file intact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import backend
+
+_FORMAT = "zeronlp-checkpoint/1"
+_ARRAY_KEY = "__array__"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, truncated, or not a zeronlp checkpoint."""
+
+
+def _encode(obj: Any, arrays: dict[str, np.ndarray], path: str) -> Any:
+    if isinstance(obj, dict):
+        encoded = {}
+        for key, value in obj.items():
+            if not isinstance(key, (str, int)):
+                raise TypeError(f"zn.save: dict keys must be strings, got {key!r} at {path or 'top level'}")
+            encoded[str(key)] = _encode(value, arrays, f"{path}/{key}")
+        return encoded
+    if isinstance(obj, (list, tuple)):
+        return [_encode(v, arrays, f"{path}/{i}") for i, v in enumerate(obj)]
+    if hasattr(obj, "shape") and hasattr(obj, "dtype") and not isinstance(obj, np.generic):
+        array = np.ascontiguousarray(backend.to_numpy(getattr(obj, "data", obj) if hasattr(obj, "creator") else obj))
+        key = path or "/"
+        arrays[key] = array
+        return {_ARRAY_KEY: key}
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(
+        f"zn.save: cannot store {type(obj).__name__} at {path or 'top level'}; "
+        "use dicts, lists, arrays, numbers, strings and None"
+    )
+
+
+def _decode(obj: Any, arrays: dict[str, np.ndarray]) -> Any:
+    if isinstance(obj, dict):
+        if set(obj) == {_ARRAY_KEY}:
+            return arrays[obj[_ARRAY_KEY]]
+        return {k: _decode(v, arrays) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_decode(v, arrays) for v in obj]
+    return obj
+
+
+def save(obj: Any, path: str | os.PathLike) -> None:
+    """Write ``obj`` (nested dicts/lists of arrays, numbers, strings) to ``path`` atomically."""
+    from safetensors.numpy import save_file
+
+    path = Path(path)
+    arrays: dict[str, np.ndarray] = {}
+    tree = _encode(obj, arrays, "")
+    metadata = {"format": _FORMAT, "tree": json.dumps(tree)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(arrays, tmp, metadata=metadata)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def load(path: str | os.PathLike) -> Any:
+    """Read what :func:`save` wrote. Raises :class:`CheckpointError` naming the path on a bad file."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    with open(path, "rb") as handle:
+        head = handle.read(2)
+    if head[:1] == b"\x80" or head[:2] == b"PK":
+        raise CheckpointError(
+            f"{path}: looks like a pickle/zip file; zeronlp never unpickles. "
+            "Convert it to safetensors with the library that made it."
+        )
+    try:
+        with safe_open(str(path), framework="numpy") as handle:
+            metadata = handle.metadata() or {}
+            if metadata.get("format") != _FORMAT:
+                raise CheckpointError(f"{path}: not a zeronlp checkpoint (metadata format {metadata.get('format')!r})")
+            arrays = {key: handle.get_tensor(key) for key in handle.keys()}
+        tree = json.loads(metadata["tree"])
+    except CheckpointError:
+        raise
+    except Exception as err:  # safetensors raises its own error types for truncated/garbled files
+        raise CheckpointError(f"{path}: not a readable zeronlp checkpoint ({type(err).__name__}: {err})") from None
+    return _decode(tree, arrays)
