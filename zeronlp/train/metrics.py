@@ -1,0 +1,83 @@
+"""Metrics and the ``metrics.json`` record every training command writes."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import backend
+
+
+def accuracy(logits: Any, targets: Any) -> float:
+    """Fraction of rows whose arg-max equals the target id."""
+    scores = backend.to_numpy(getattr(logits, "data", logits))
+    t = backend.to_numpy(getattr(targets, "data", targets))
+    if scores.shape[:-1] != t.shape:
+        raise ValueError(f"accuracy: scores {scores.shape} do not match targets {t.shape}")
+    return float((scores.argmax(axis=-1) == t).mean()) if t.size else float("nan")
+
+
+def perplexity(mean_loss: float) -> float:
+    """exp(mean cross-entropy in nats)."""
+    return float(math.exp(min(mean_loss, 700.0)))
+
+
+def confusion_matrix(predicted: Any, targets: Any, num_classes: int) -> np.ndarray:
+    """counts[i, j] = number of examples of true class i predicted as j."""
+    p = np.asarray(backend.to_numpy(predicted)).ravel()
+    t = np.asarray(backend.to_numpy(targets)).ravel()
+    return np.bincount(t * num_classes + p, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+def precision_recall_f1(confusion: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-class precision, recall and F1 from a confusion matrix (0 where undefined)."""
+    tp = np.diag(confusion).astype(np.float64)
+    predicted = confusion.sum(axis=0)
+    actual = confusion.sum(axis=1)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall = np.divide(tp, actual, out=np.zeros_like(tp), where=actual > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
+    return {"precision": precision, "recall": recall, "f1": f1}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def write_json(path: str | os.PathLike, data: Any) -> None:
+    """Write JSON atomically (temporary file + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(_jsonable(data), handle, indent=2)
+        handle.write("\n")
+    os.replace(tmp, path)
+
+
+def write_metrics(out_dir: str | os.PathLike, config: dict[str, Any], history: list[dict[str, Any]],
+                  final: dict[str, Any]) -> Path:
+    """Write ``out_dir/metrics.json``: the run's config, per-epoch history and final metrics.
+
+    Final metrics are named like ``test_accuracy`` / ``test_perplexity`` so runs compare by key.
+    """
+    path = Path(out_dir) / "metrics.json"
+    write_json(path, {"config": config, "history": history, "final": final})
+    return path
