@@ -1,6 +1,13 @@
 """Pure differentiable Functions (``import zeronlp.functional as F``)."""
 
 from .activation import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from .attention import (  # noqa: E402
+    attention,
+    causal_mask,
+    dot_product_attention,
+    padding_mask,
+    scaled_dot_product_attention,
+)
 from .basic import (
     add,
     broadcast_to,
@@ -28,6 +35,7 @@ from .basic import (
     transpose,
     where,
 )
+from .conv import conv1d, conv1d_output_length, max_over_time  # noqa: E402
 from .embedding import embedding
 from .layers import dropout, layer_norm, linear
 from .loss import (
@@ -38,11 +46,3 @@ from .loss import (
     sigmoid_cross_entropy,
     softmax_cross_entropy,
 )
-
-__all__ = [
-    "add", "sub", "mul", "div", "neg", "pow", "exp", "log", "cast", "matmul", "sum", "mean", "max",
-    "broadcast_to", "sum_to", "reshape", "transpose", "getitem", "concat", "cat", "stack", "split",
-    "where", "clip", "clamp", "sigmoid", "tanh", "relu", "leaky_relu", "softmax", "log_softmax",
-    "softmax_cross_entropy", "cross_entropy", "sigmoid_cross_entropy", "binary_cross_entropy_with_logits",
-    "mse", "mse_loss", "dropout", "linear", "layer_norm", "embedding",
-]

@@ -41,6 +41,11 @@ def _binary_arrays(op: str, a: Any, b: Any) -> None:
         raise _broadcast_error(op, a, b) from None
 
 
+def _reduced_shape(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
+    axes = {a % len(shape) for a in ((axis,) if isinstance(axis, int) else axis)}
+    return tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
 def _reduce_grad_shape(gy: Any, shape: tuple[int, ...], axis: Any, keepdims: bool) -> Any:
     """Reshape the gradient of a reduction so that it broadcasts back over the reduced axes."""
     ndim = len(shape)
@@ -246,14 +251,16 @@ class Mean(Function):
 
     def forward(self, x):
         self.shape = x.shape
-        y = x.mean(axis=self.axis, keepdims=self.keepdims)
-        self.count = max(x.size, 1) // max(y.size, 1) if x.size else 1
+        kept = _reduced_shape(x.shape, self.axis) if self.axis is not None else ()
+        self.count = int(np.prod([n for n in x.shape])) // builtins.max(1, int(np.prod(kept)))
+        with np.errstate(invalid="ignore", divide="ignore"):  # mean of nothing is nan, like NumPy/PyTorch
+            y = x.sum(axis=self.axis, keepdims=self.keepdims) / x.dtype.type(self.count)
         return y.astype(x.dtype, copy=False)
 
     def backward(self, gy):
         xp = backend.get_array_module(gy)
         gy = _reduce_grad_shape(gy, self.shape, self.axis, self.keepdims)
-        return (xp.broadcast_to(gy, self.shape) / self.count).astype(gy.dtype)
+        return (xp.broadcast_to(gy, self.shape) / builtins.max(self.count, 1)).astype(gy.dtype)
 
 
 class Max(Function):
@@ -265,7 +272,9 @@ class Max(Function):
     def forward(self, x):
         self.x = x
         self.y = x.max(axis=self.axis, keepdims=True)
-        return self.y if self.keepdims else self.y.reshape(x.max(axis=self.axis).shape)
+        if self.keepdims:
+            return self.y
+        return self.y.reshape(() if self.axis is None else _reduced_shape(x.shape, self.axis))
 
     def backward(self, gy):
         gy = _reduce_grad_shape(gy, self.x.shape, self.axis, self.keepdims)
@@ -472,20 +481,29 @@ class Clip(Function):
 # ---------------------------------------------------------------------------- public API
 
 
+def _match_scalar(a: Any, b: Any) -> tuple[Any, Any]:
+    """Give a Python number the dtype of the other operand, so ``2 * x`` stays float32."""
+    if isinstance(a, (int, float)) and not isinstance(a, bool) and hasattr(b, "dtype") and b.dtype.kind == "f":
+        a = backend.get_array_module(getattr(b, "data", b)).asarray(a, dtype=b.dtype)
+    elif isinstance(b, (int, float)) and not isinstance(b, bool) and hasattr(a, "dtype") and a.dtype.kind == "f":
+        b = backend.get_array_module(getattr(a, "data", a)).asarray(b, dtype=a.dtype)
+    return a, b
+
+
 def add(a, b) -> Tensor:
-    return Add()(a, b)
+    return Add()(*_match_scalar(a, b))
 
 
 def sub(a, b) -> Tensor:
-    return Sub()(a, b)
+    return Sub()(*_match_scalar(a, b))
 
 
 def mul(a, b) -> Tensor:
-    return Mul()(a, b)
+    return Mul()(*_match_scalar(a, b))
 
 
 def div(a, b) -> Tensor:
-    return Div()(a, b)
+    return Div()(*_match_scalar(a, b))
 
 
 def neg(x) -> Tensor:
@@ -575,7 +593,7 @@ def split(x, sections: Any, axis: int = 0) -> tuple[Tensor, ...]:
 def where(condition: Any, a, b) -> Tensor:
     if isinstance(condition, Tensor):
         condition = condition.data
-    return Where(condition)(a, b)
+    return Where(condition)(*_match_scalar(a, b))
 
 
 def clip(x, low: float | None = None, high: float | None = None) -> Tensor:

@@ -1,6 +1,8 @@
 """Layers and containers (``zeronlp.nn``), named and shaped like ``torch.nn``."""
 
 from . import init
+from .attention import DotProductAttention, MultiheadAttention, ScaledDotProductAttention  # noqa: E402
+from .conv import Conv1d  # noqa: E402
 from .layers import (
     Dropout,
     Embedding,
@@ -15,8 +17,4 @@ from .layers import (
     Tanh,
 )
 from .module import Module, Parameter
-
-__all__ = [
-    "init", "Module", "Parameter", "Linear", "Embedding", "Dropout", "LayerNorm", "ReLU", "Sigmoid",
-    "Tanh", "LeakyReLU", "Softmax", "Sequential", "ModuleList",
-]
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell  # noqa: E402

@@ -6,7 +6,3 @@ from .lr_scheduler import CosineAnnealing, CosineAnnealingLR, ReduceLROnPlateau,
 from .optimizer import Optimizer
 from .optimizers import SGD, AdaGrad, Adagrad, Adam, AdamW, RMSprop
 
-__all__ = [
-    "Optimizer", "SGD", "AdaGrad", "Adagrad", "RMSprop", "Adam", "AdamW", "clip_grad_norm_",
-    "StepLR", "CosineAnnealing", "CosineAnnealingLR", "ReduceOnPlateau", "ReduceLROnPlateau", "lr_scheduler",
-]

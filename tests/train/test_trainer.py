@@ -1,0 +1,99 @@
+import numpy as np
+import pytest
+
+import zeronlp as zn
+from zeronlp.data import spiral
+from zeronlp.models import TwoLayerNet
+from zeronlp.train import Trainer, TrainingDiverged
+
+
+def make(tmp_path, lr=1.0, dropout=False):
+    zn.manual_seed(0)
+    model = TwoLayerNet(2, 10, 3)
+    if dropout:
+        model.layers = zn.nn.Sequential(*model.layers, zn.nn.Dropout(0.2))
+    return model, zn.optim.SGD(model.parameters(), lr=lr, momentum=0.5)
+
+
+def test_resume_reaches_the_identical_state(tmp_path):
+    x, t = spiral(3, 50)
+    model, opt = make(tmp_path, dropout=True)
+    Trainer(model, opt, batch_size=30, out_dir=tmp_path / "a", quiet=True).fit((x, t), (x, t), epochs=6)
+
+    model2, opt2 = make(tmp_path, dropout=True)
+    Trainer(model2, opt2, batch_size=30, out_dir=tmp_path / "b", quiet=True).fit((x, t), (x, t), epochs=3)
+    model3, opt3 = make(tmp_path, dropout=True)
+    zn.manual_seed(123)  # resume must restore the RNG, not depend on the current seed
+    trainer3 = Trainer(model3, opt3, batch_size=30, out_dir=tmp_path / "b", quiet=True)
+    history = trainer3.fit((x, t), (x, t), epochs=6, resume=True)
+    assert len(history) == 6
+    for a, b in zip(model.parameters(), model3.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_ctrl_c_saves_position_and_resume_continues_identically(tmp_path, monkeypatch):
+    x, t = spiral(3, 50)
+    model, opt = make(tmp_path)
+    Trainer(model, opt, batch_size=30, out_dir=tmp_path / "a", quiet=True).fit((x, t), epochs=2)
+
+    model2, opt2 = make(tmp_path)
+    trainer = Trainer(model2, opt2, batch_size=30, out_dir=tmp_path / "b", quiet=True)
+    original, calls = trainer.train_step, {"n": 0}
+
+    def interrupted_step(xb, tb):
+        calls["n"] += 1
+        if calls["n"] == 7:  # second epoch, batch 2
+            raise KeyboardInterrupt
+        return original(xb, tb)
+
+    monkeypatch.setattr(trainer, "train_step", interrupted_step)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit((x, t), epochs=2)
+    model3, opt3 = make(tmp_path)
+    Trainer(model3, opt3, batch_size=30, out_dir=tmp_path / "b", quiet=True).fit((x, t), epochs=2, resume=True)
+    for a, b in zip(model.parameters(), model3.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
+    x, t = spiral(3, 50)
+    model, opt = make(tmp_path)
+    trainer = Trainer(model, opt, batch_size=30, out_dir=tmp_path, quiet=True)
+    trainer.fit((x, t), epochs=1)
+    saved = zn.load(tmp_path / "checkpoint.safetensors")
+    model.layers[2].weight.data[0, 0] = np.inf  # as if an update had overflowed
+    with pytest.raises(TrainingDiverged, match="loss became"):
+        with np.errstate(all="ignore"):
+            trainer.fit((x, t), epochs=5)
+    after = zn.load(tmp_path / "checkpoint.safetensors")
+    assert after["epoch"] == 1
+    for key in saved["model"]:
+        np.testing.assert_array_equal(saved["model"][key], after["model"][key])
+
+
+def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
+    model, opt = make(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        Trainer(model, opt, out_dir=tmp_path, quiet=True).fit(spiral(3, 10), epochs=1, resume=True)
+
+
+def test_mismatched_data_lengths():
+    model, opt = make(None)
+    with pytest.raises(ValueError, match="differ in length"):
+        Trainer(model, opt, quiet=True).fit((np.zeros((5, 2), np.float32), np.zeros(4, np.int64)))
+
+
+def test_spiral_book_setting_reaches_97_percent():
+    from zeronlp.spiral_cli import train_spiral
+
+    zn.manual_seed(0)
+    result = train_spiral(classes=3, hidden=10, epochs=300, lr=1.0, batch_size=30)
+    assert result["final"]["train_accuracy"] >= 0.97
+
+
+def test_spiral_five_classes_reaches_90_percent():
+    from zeronlp.spiral_cli import train_spiral
+
+    zn.manual_seed(0)
+    result = train_spiral(classes=5, hidden=30, epochs=300, lr=1.0, batch_size=30)
+    assert result["final"]["train_accuracy"] >= 0.90
