@@ -1,0 +1,1 @@
+"""Side-by-side timings of zeronlp and its references (PyTorch CPU, book-style NumPy)."""

@@ -1,0 +1,55 @@
+"""Timing helpers shared by the benchmarks: medians of repeats, ratios, a results table."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def time_call(fn: Callable[[], Any], repeat: int, warmup: int = 1) -> list[float]:
+    """Wall-clock seconds of ``fn()`` for ``repeat`` runs after ``warmup`` untimed runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def interleaved(fns: dict[str, Callable[[], Any]], repeat: int, warmup: int = 1) -> dict[str, list[float]]:
+    """Time several functions in alternation (A B A B ...), so machine noise hits all of them alike."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def report(title: str, rows: list[tuple[str, float, str]], reference: str, unit: str = "s") -> None:
+    """Print medians and the speed ratio of each row against ``reference`` (>1 means faster)."""
+    ref = dict((name, value) for name, value, _ in rows)[reference]
+    print(f"\n{title}")
+    print(f"{'':24s} {'median ' + unit:>14s} {'speed vs ' + reference:>18s}")
+    for name, value, note in rows:
+        print(f"{name:24s} {value:14.5f} {ref / value:17.2f}x  {note}")
+
+
+def torch_or_none() -> Any:
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
