@@ -470,11 +470,12 @@ class Clip(Function):
         return backend.get_array_module(x).clip(x, self.low, self.high)
 
     def backward(self, gy):
-        mask = np.ones((), dtype=bool)
+        xp = backend.get_array_module(gy)
+        mask = xp.ones(self.x.shape, dtype=bool)
         if self.low is not None:
-            mask = mask & (self.x >= self.low)
+            mask &= self.x >= self.low
         if self.high is not None:
-            mask = mask & (self.x <= self.high)
+            mask &= self.x <= self.high
         return gy * mask
 
 

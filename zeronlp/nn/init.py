@@ -1,4 +1,8 @@
-"""Weight initializers (in place on a Parameter or array), drawing from the backend Generator."""
+"""Weight initializers (in place on a Parameter or array).
+
+Values are drawn on the host from the backend's seeded host Generator and copied to the device,
+so the same seed gives the same initial weights on CPU and GPU.
+"""
 
 from __future__ import annotations
 
@@ -23,18 +27,19 @@ def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
 
 def _fill(param: Any, values: Any) -> Any:
     array = _array(param)
-    array[...] = values.astype(array.dtype)
+    xp = backend.get_array_module(array)
+    array[...] = xp.asarray(values.astype(array.dtype))
     return param
 
 
 def uniform_(param: Any, low: float = 0.0, high: float = 1.0) -> Any:
     array = _array(param)
-    return _fill(param, backend.get_rng().uniform(low, high, size=array.shape))
+    return _fill(param, backend.get_host_rng().uniform(low, high, size=array.shape))
 
 
 def normal_(param: Any, mean: float = 0.0, std: float = 1.0) -> Any:
     array = _array(param)
-    return _fill(param, backend.get_rng().normal(mean, std, size=array.shape))
+    return _fill(param, backend.get_host_rng().normal(mean, std, size=array.shape))
 
 
 def zeros_(param: Any) -> Any:

@@ -1,0 +1,39 @@
+import pytest
+
+import zeronlp as zn
+
+
+def _gpu_available() -> bool:
+    try:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
+def pytest_collection_modifyitems(config, items):
+    if _gpu_available():
+        return
+    skip = pytest.mark.skip(reason="needs CuPy and a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def on_cpu_and_gpu():
+    """Run a function once on CPU and once on CUDA with the same seed; return both results."""
+
+    def run(fn, seed=0):
+        results = []
+        for device in ("cpu", "cuda"):
+            zn.use_device(device)
+            zn.manual_seed(seed)
+            try:
+                results.append(fn())
+            finally:
+                zn.use_device("cpu")
+        return results
+
+    return run
