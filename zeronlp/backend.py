@@ -22,12 +22,14 @@ _state: dict[str, Any] = {
 
 
 def get_array_module(array: Any = None) -> Any:
-    """Return the array module for ``array`` (cupy for device arrays), or the current backend's."""
-    if array is not None and type(array).__module__.startswith("cupy"):
+    """The array module of ``array`` (cupy for device arrays, else numpy); the current one if None."""
+    if array is None:
+        return _state["xp"]
+    if type(array).__module__.startswith("cupy"):
         import cupy
 
         return cupy
-    return _state["xp"]
+    return np
 
 
 def xp() -> Any:

@@ -1,0 +1,262 @@
+"""word2vec (Mikolov et al. 2013) with gensim's API: CBOW and skip-gram with negative sampling.
+
+Training follows the C tool and gensim: frequent words are dropped with probability
+``1 - (sqrt(c/(s*N)) + 1) * s*N/c`` (``s = sample``, ``N`` the corpus size); each position draws a
+window ``b ~ U{1..window}``; the learning rate decays linearly from ``alpha`` to ``min_alpha`` over
+all words of all epochs; negatives come from ``count^0.75`` (:class:`UnigramSampler`).
+
+All randomness is drawn here, vectorized, from one NumPy Generator seeded with ``seed``, into a
+*plan* per chunk of sentences; the per-pair updates then run in a numba kernel (or, with
+``backend="numpy"``, in the reference implementation it is tested against).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..data.vocab import Vocabulary
+from .keyedvectors import KeyedVectors
+from .sampler import UnigramSampler
+from .word2vec_kernels import KERNELS
+
+MAX_WORDS_IN_SENTENCE = 10000  # as gensim: longer sentences are cut into pieces
+
+
+class LineSentence:
+    """Sentences of a text file, one a line, tokens separated by whitespace (gensim's ``LineSentence``)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = path
+
+    def __iter__(self) -> Iterator[list[str]]:
+        with open(self.path, encoding="utf-8") as f:
+            for line in f:
+                words = line.split()
+                if words:
+                    yield words
+
+
+@dataclass
+class Plan:
+    """The random draws and schedule for one chunk of sentences (inputs to a kernel)."""
+
+    ids: np.ndarray  # int32, kept words of all sentences, concatenated
+    offsets: np.ndarray  # int32, sentence s is ids[offsets[s]:offsets[s+1]]
+    reduced: np.ndarray  # int32, per position: window shrink b, effective window = window - b
+    alphas: np.ndarray  # float32, per position: learning rate
+    negatives: np.ndarray  # int32, (positions or pairs, negative)
+
+
+def count_pairs(offsets: np.ndarray, window: int, reduced: np.ndarray) -> np.ndarray:
+    """Number of (center, context) pairs at each position, sentence boundaries respected."""
+    n = int(offsets[-1])
+    lengths = np.diff(offsets)
+    pos = np.arange(n, dtype=np.int64)
+    start = np.repeat(offsets[:-1].astype(np.int64), lengths)
+    end = np.repeat(offsets[1:].astype(np.int64), lengths)
+    w = window - reduced.astype(np.int64)
+    return np.minimum(end - 1, pos + w) - np.maximum(start, pos - w)
+
+
+class Word2Vec:
+    """Train word vectors with gensim's interface and defaults.
+
+    ``sentences``: iterable of token lists (or ``corpus_file``: one sentence a line). When either is
+    given, the vocabulary is built and the model trained at once. ``sg=0`` is CBOW (mean of context
+    vectors predicts the center word), ``sg=1`` skip-gram. ``wv`` holds the trained vectors.
+    """
+
+    def __init__(
+        self,
+        sentences: Iterable[Sequence[str]] | None = None,
+        corpus_file: str | os.PathLike | None = None,
+        vector_size: int = 100,
+        window: int = 5,
+        min_count: int = 5,
+        sg: int = 0,
+        negative: int = 5,
+        sample: float = 1e-3,
+        alpha: float = 0.025,
+        min_alpha: float = 0.0001,
+        epochs: int = 5,
+        seed: int = 1,
+        max_vocab_size: int | None = None,
+        ns_exponent: float = 0.75,
+        compute_loss: bool = False,
+        backend: str = "numba",
+        batch_words: int = 200_000,
+    ) -> None:
+        if sentences is not None and corpus_file is not None:
+            raise ValueError("give either sentences or corpus_file, not both")
+        for name, value in (
+            ("vector_size", vector_size),
+            ("window", window),
+            ("negative", negative),
+            ("epochs", epochs),
+            ("min_count", min_count),
+        ):
+            if value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
+        if sg not in (0, 1):
+            raise ValueError(f"sg must be 0 (CBOW) or 1 (skip-gram), got {sg}")
+        if backend not in ("numba", "numpy"):
+            raise ValueError(f"backend must be 'numba' or 'numpy', got {backend!r}")
+        self.vector_size, self.window, self.min_count = vector_size, window, min_count
+        self.sg, self.negative, self.sample = sg, negative, sample
+        self.alpha, self.min_alpha, self.epochs, self.seed = alpha, min_alpha, epochs, seed
+        self.max_vocab_size, self.ns_exponent = max_vocab_size, ns_exponent
+        self.compute_loss, self.backend, self.batch_words = compute_loss, backend, batch_words
+        self.rng = np.random.default_rng(seed)
+        self.vocab: Vocabulary | None = None
+        self.wv: KeyedVectors | None = None
+        self.syn1neg: np.ndarray | None = None
+        self.losses: list[float] = []
+        self.train_seconds = 0.0
+        self.words_per_second = 0.0
+        if sentences is not None or corpus_file is not None:
+            self.build_vocab(sentences, corpus_file=corpus_file)
+            self.train(sentences, corpus_file=corpus_file)
+
+    # -- vocabulary -------------------------------------------------------------------------------
+    @staticmethod
+    def _corpus(sentences, corpus_file) -> Iterable[Sequence[str]]:
+        if corpus_file is not None:
+            return LineSentence(corpus_file)
+        if sentences is None:
+            raise ValueError("no corpus: give sentences (iterable of token lists) or corpus_file")
+        if isinstance(sentences, str):
+            raise ValueError("sentences must be an iterable of token lists, not a string")
+        return sentences
+
+    def build_vocab(self, sentences=None, corpus_file=None) -> Word2Vec:
+        """Count words, keep those seen ``min_count`` times (most frequent first), initialize vectors.
+
+        Input vectors start uniform in ``[-0.5, 0.5) / vector_size``, output vectors at zero.
+        """
+        corpus = self._corpus(sentences, corpus_file)
+        vocab = Vocabulary.build(
+            corpus, min_count=self.min_count, max_size=self.max_vocab_size, order="frequency"
+        )
+        if len(vocab) == 0:
+            raise ValueError(
+                f"empty vocabulary: no word occurs at least min_count={self.min_count} times in the corpus"
+            )
+        self.vocab = vocab
+        counts = np.asarray(vocab.counts, dtype=np.float64)
+        self.sampler = UnigramSampler(counts, power=self.ns_exponent)
+        self.keep_prob = self._keep_probabilities(counts)
+        vectors = (self.rng.random((len(vocab), self.vector_size), dtype=np.float32) - 0.5) / self.vector_size
+        self.wv = KeyedVectors(vocab.id_to_word, vectors, counts=vocab.counts)
+        self.syn1neg = np.zeros_like(vectors)
+        return self
+
+    def _keep_probabilities(self, counts: np.ndarray) -> np.ndarray:
+        """gensim's down-sampling: keep word ``w`` with probability ``min(1, (sqrt(c_w/t) + 1) t/c_w)``."""
+        if not self.sample:
+            return np.ones(counts.size, dtype=np.float32)
+        threshold = self.sample * counts.sum() if self.sample < 1.0 else self.sample
+        prob = (np.sqrt(counts / threshold) + 1.0) * (threshold / counts)
+        return np.minimum(prob, 1.0).astype(np.float32)
+
+    def encode(self, sentences=None, corpus_file=None) -> tuple[np.ndarray, np.ndarray]:
+        """Corpus as (ids int32, sentence offsets int64); unknown words and empty sentences dropped."""
+        if self.vocab is None:
+            raise RuntimeError("call build_vocab() before encode()/train()")
+        lookup = self.vocab.word_to_id
+        lengths: list[int] = []
+        chunks: list[np.ndarray] = []
+        for sentence in self._corpus(sentences, corpus_file):
+            ids = np.fromiter((lookup.get(w, -1) for w in sentence), dtype=np.int32)
+            ids = ids[ids >= 0]
+            for start in range(0, ids.size, MAX_WORDS_IN_SENTENCE):
+                chunks.append(ids[start : start + MAX_WORDS_IN_SENTENCE])
+                lengths.append(chunks[-1].size)
+        if not chunks or sum(lengths) == 0:
+            raise ValueError("empty corpus: no in-vocabulary words to train on")
+        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        return np.concatenate(chunks), offsets
+
+    # -- training ---------------------------------------------------------------------------------
+    def make_plan(self, ids: np.ndarray, offsets: np.ndarray, alpha_start: float, alpha_end: float) -> Plan:
+        """Draw subsampling, windows and negatives for one chunk of sentences (``offsets[0] == 0``).
+
+        The learning rate falls linearly from ``alpha_start`` at the chunk's first raw word to
+        ``alpha_end`` after its last; dropped words still count as progress, as in gensim.
+        """
+        rng = self.rng
+        keep = rng.random(ids.size, dtype=np.float32) < self.keep_prob[ids]
+        kept_positions = np.flatnonzero(keep)
+        sentence_of = np.repeat(np.arange(offsets.size - 1), np.diff(offsets))
+        new_lengths = np.bincount(sentence_of[keep], minlength=offsets.size - 1)
+        new_offsets = np.zeros(offsets.size, dtype=np.int64)
+        np.cumsum(new_lengths, out=new_offsets[1:])
+        kept = ids[keep]
+        reduced = rng.integers(0, self.window, size=kept.size, dtype=np.int32)
+        alphas = (alpha_start + (alpha_end - alpha_start) * kept_positions / max(ids.size, 1)).astype(
+            np.float32
+        )
+        if self.sg:
+            n_rows = int(count_pairs(new_offsets, self.window, reduced).sum())
+        else:
+            n_rows = kept.size
+        negatives = self.sampler.sample(rng, (n_rows, self.negative))
+        return Plan(kept, new_offsets, reduced, alphas, negatives)
+
+    def run_plan(self, plan: Plan, backend: str | None = None) -> float:
+        """Apply one plan's updates to ``wv.vectors`` and ``syn1neg``; returns the summed loss."""
+        kernel = KERNELS[(backend or self.backend, self.sg)]
+        return float(
+            kernel(
+                plan.ids,
+                plan.offsets,
+                plan.reduced,
+                plan.alphas,
+                plan.negatives,
+                self.window,
+                self.wv.vectors,
+                self.syn1neg,
+                self.compute_loss,
+            )
+        )
+
+    def train(
+        self, sentences=None, corpus_file=None, epochs: int | None = None, progress: bool = False
+    ) -> Word2Vec:
+        """Train ``epochs`` passes over the corpus (after :meth:`build_vocab`)."""
+        epochs = self.epochs if epochs is None else epochs
+        ids, offsets = self.encode(sentences, corpus_file)
+        total = int(ids.size)
+        chunks = self._chunks(offsets)
+        span = self.alpha - self.min_alpha
+        t0 = time.perf_counter()
+        for epoch in range(epochs):
+            loss = 0.0
+            for a, b in chunks:
+                lo, hi = int(offsets[a]), int(offsets[b])
+                start = self.alpha - span * (epoch + lo / total) / epochs
+                end = self.alpha - span * (epoch + hi / total) / epochs
+                plan = self.make_plan(
+                    ids[lo:hi], offsets[a : b + 1] - lo, max(start, self.min_alpha), max(end, self.min_alpha)
+                )
+                loss += self.run_plan(plan)
+            self.losses.append(loss)
+            if progress:
+                rate = total * (epoch + 1) / (time.perf_counter() - t0)
+                msg = f"epoch {epoch + 1}/{epochs}  {rate:,.0f} words/s"
+                print(msg + (f"  loss {loss:.4g}" if self.compute_loss else ""), flush=True)
+        self.train_seconds = time.perf_counter() - t0
+        self.words_per_second = total * epochs / max(self.train_seconds, 1e-9)
+        self.wv.reset_norms()
+        return self
+
+    def _chunks(self, offsets: np.ndarray) -> list[tuple[int, int]]:
+        """Sentence ranges ``[a, b)`` of about ``batch_words`` words each."""
+        bounds = np.searchsorted(offsets, np.arange(0, offsets[-1], self.batch_words), side="right") - 1
+        bounds = np.unique(np.append(bounds, offsets.size - 1))
+        return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
