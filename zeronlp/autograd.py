@@ -376,10 +376,12 @@ class Function:
     """A node of the graph: ``forward`` on raw arrays, ``backward`` from output to input gradients.
 
     Subclasses keep what backward needs on ``self`` and return ``None`` for inputs that get no
-    gradient. ``backward`` receives one gradient per output (``None`` for an unused output).
+    gradient. ``backward`` receives one gradient per output (``None`` for an unused output);
+    ``self.needs_input_grad[i]`` tells whether input ``i`` wants one, so work can be skipped.
     """
 
     generation = 0
+    needs_input_grad: tuple[bool, ...] = ()
 
     def __call__(self, *inputs: Any) -> Any:
         tensors = [as_tensor(x) for x in inputs]
@@ -392,6 +394,7 @@ class Function:
         if needs_grad:
             self.generation = max(t.generation for t in tensors)
             self.inputs = tensors
+            self.needs_input_grad = tuple(t.requires_grad for t in tensors)
             self.outputs = [weakref.ref(r) for r in results]
             for r in results:
                 if r.requires_grad:

@@ -373,12 +373,7 @@ class GetItem(Function):
         xp = backend.get_array_module(gy)
         gx = xp.zeros(self.x_shape, dtype=gy.dtype)
         if _has_advanced_index(self.index):
-            if xp is np:
-                np.add.at(gx, self.index, gy)
-            else:
-                import cupyx
-
-                cupyx.scatter_add(gx, self.index, gy)
+            xp.add.at(gx, self.index, gy)  # repeated indices accumulate (numpy and cupy alike)
         else:
             gx[self.index] = gy
         return gx
@@ -449,7 +444,9 @@ class Where(Function):
 
     def forward(self, a, b):
         self.shapes = (a.shape, b.shape)
-        return backend.get_array_module(a).where(self.condition, a, b)
+        xp = backend.get_array_module(a)
+        self.condition = xp.asarray(self.condition)
+        return xp.where(self.condition, a, b)
 
     def backward(self, gy):
         zero = gy.dtype.type(0)

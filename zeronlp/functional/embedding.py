@@ -14,15 +14,13 @@ def scatter_add_rows(target: Any, ids: Any, rows: Any) -> Any:
     """target[ids[k]] += rows[k] for every k, accumulating repeated ids.
 
     NumPy: sort the ids once and sum each run with ``np.add.reduceat`` (several times faster than
-    a 2-D ``np.add.at``); CuPy: ``cupyx.scatter_add``.
+    a 2-D ``np.add.at``); CuPy: ``cupy.add.at`` (atomic adds).
     """
     xp = backend.get_array_module(target)
     if ids.size == 0:
         return target
     if xp is not np:
-        import cupyx
-
-        cupyx.scatter_add(target, ids, rows)
+        xp.add.at(target, ids, rows)  # an atomic scatter-add kernel on the GPU
         return target
     order = np.argsort(ids, kind="stable")
     sorted_ids = ids[order]

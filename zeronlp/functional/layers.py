@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from .. import backend
 from ..autograd import Function, Tensor, as_tensor
 
@@ -29,7 +27,7 @@ class Linear(Function):
     def backward(self, gy):
         x, weight = self.x, self.weight
         gy2 = gy.reshape(-1, gy.shape[-1])
-        gx = gy @ weight
+        gx = gy @ weight if self.needs_input_grad[0] else None
         gw = gy2.T @ x.reshape(-1, x.shape[-1])
         if self.has_bias:
             return gx, gw, gy2.sum(axis=0)
