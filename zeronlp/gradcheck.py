@@ -41,7 +41,7 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6, 
     passed as arrays. The output is contracted with fixed random weights, so one backward pass checks
     the whole Jacobian-vector product. Raises ``AssertionError`` describing the worst element.
     """
-    arrays = [np.array(backend.to_numpy(getattr(a, "data", a)), copy=True) for a in inputs]
+    arrays = [np.array(backend.to_numpy(getattr(a, "data", a)), copy=True, order="C") for a in inputs]
     arrays = [a.astype(np.float64) if a.dtype.kind == "f" else a for a in arrays]
     tensors = [Tensor(a, requires_grad=True) if a.dtype.kind == "f" else a for a in arrays]
     out = fn(*tensors)

@@ -90,8 +90,10 @@ def load(path: str | os.PathLike) -> Any:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     with open(path, "rb") as handle:
-        head = handle.read(2)
-    if head[:1] == b"\x80" or head[:2] == b"PK":
+        head = handle.read(9)
+    # safetensors = 8-byte header length + JSON header starting with "{"; the length's first byte
+    # may be 0x80 by chance, so only a file that is not safetensors-shaped is taken for pickle/zip
+    if head[8:9] != b"{" and (head[:1] == b"\x80" or head[:2] == b"PK"):
         raise CheckpointError(
             f"{path}: looks like a pickle/zip file; zeronlp never unpickles. "
             "Convert it to safetensors with the library that made it."

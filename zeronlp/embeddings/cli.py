@@ -192,6 +192,8 @@ def plot_words(wv, words: list[str], path: Path, title: str = "") -> bool:
 def _load(path: str):
     from .keyedvectors import load_vectors
 
+    if Path(path).is_dir():  # the --out directory of `zeronlp word2vec`
+        path = str(Path(path) / "vectors.safetensors")
     if not Path(path).is_file():
         raise SystemExit(f"vectors file {path!r} not found; train some with `zeronlp word2vec --out DIR`")
     try:

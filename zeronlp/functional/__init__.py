@@ -46,3 +46,4 @@ from .loss import (
     sigmoid_cross_entropy,
     softmax_cross_entropy,
 )
+from .negative_sampling import negative_sampling_loss

@@ -1,0 +1,162 @@
+"""LSTM language models on PTB windows (batch 20, bptt 35): zeronlp vs PyTorch CPU, same process.
+
+``python -m benchmarks lstm --repeat N [--threads K] [--models rnnlm,better] [--windows W]``.
+Training = forward + softmax cross-entropy + backward + clip_grad_norm(0.25) + SGD step, with the
+hidden state carried (detached) from window to window; evaluation = forward + loss under no_grad.
+Both libraries run the same architecture on the same windows; tokens/s = 700 tokens per window.
+The timings alternate between the libraries (A B A B ...) and report medians; results are also
+written to ``benchmarks/README_lstm.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import zeronlp as zn
+from zeronlp.data import BPTTBatcher, load_ptb
+from zeronlp.models import RNNLM, BetterRNNLM
+
+from .harness import interleaved, median, torch_or_none
+
+BATCH, BPTT = 20, 35
+CONFIGS = {
+    "rnnlm": dict(wordvec=100, hidden=100, layers=1, dropout=0.0, tied=False),
+    "better": dict(wordvec=650, hidden=650, layers=2, dropout=0.5, tied=True),
+}
+
+
+def _windows(count: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    ids, _ = load_ptb("train")
+    batcher = BPTTBatcher(ids, BATCH, BPTT)
+    out = []
+    for x, t in batcher:
+        out.append((x, t))
+        if len(out) == count:
+            break
+    return out
+
+
+def zeronlp_fns(name: str, windows: list, vocab_size: int) -> tuple[Any, Any]:
+    zn.manual_seed(0)
+    model = RNNLM(vocab_size) if name == "rnnlm" else BetterRNNLM(vocab_size)
+    opt = zn.optim.SGD(model.parameters(), lr=1.0)  # small lr: timing must not diverge
+
+    def train():
+        model.train()
+        for x, t in windows:
+            loss = model.loss(x, t)
+            opt.zero_grad()
+            loss.backward()
+            zn.optim.clip_grad_norm_(model.parameters(), 0.25)
+            opt.step()
+        return float(loss.data)
+
+    def evaluate():
+        model.eval()
+        with zn.no_grad():
+            for x, t in windows:
+                loss = model.loss(x, t)
+        return float(loss.data)
+
+    return train, evaluate
+
+
+def torch_fns(torch: Any, name: str, windows: list, vocab_size: int) -> tuple[Any, Any]:
+    nn = torch.nn
+    c = CONFIGS[name]
+    torch.manual_seed(0)
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Embedding(vocab_size, c["wordvec"])
+            self.drop = nn.Dropout(c["dropout"])
+            self.lstm = nn.LSTM(c["wordvec"], c["hidden"], num_layers=c["layers"], dropout=c["dropout"],
+                                batch_first=True)
+            self.fc = nn.Linear(c["hidden"], vocab_size)
+            if c["tied"]:
+                self.fc.weight = self.embed.weight
+            self.state = None
+
+        def forward(self, x):
+            y, state = self.lstm(self.drop(self.embed(x)), self.state)
+            self.state = tuple(s.detach() for s in state)
+            return self.fc(self.drop(y))
+
+    model = Model()
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    loss_fn = nn.CrossEntropyLoss()
+    data = [(torch.from_numpy(x), torch.from_numpy(t)) for x, t in windows]
+
+    def train():
+        model.train()
+        for x, t in data:
+            loss = loss_fn(model(x).reshape(-1, vocab_size), t.reshape(-1))
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 0.25)
+            opt.step()
+        return float(loss)
+
+    def evaluate():
+        model.eval()
+        with torch.no_grad():
+            for x, t in data:
+                loss = loss_fn(model(x).reshape(-1, vocab_size), t.reshape(-1))
+        return float(loss)
+
+    return train, evaluate
+
+
+def parse_extra(extra: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="benchmarks lstm")
+    p.add_argument("--models", default="rnnlm,better")
+    p.add_argument("--windows", type=int, default=None, help="windows per timed call (default 10 / 3)")
+    p.add_argument("--no-readme", action="store_true", help="do not rewrite benchmarks/README_lstm.md")
+    return p.parse_args(extra)
+
+
+def run(repeat: int, args: Any) -> list[dict[str, Any]]:
+    opts = parse_extra(getattr(args, "extra", []) or [])
+    torch = torch_or_none()
+    _, vocab = load_ptb("train")
+    rows = []
+    for name in opts.models.split(","):
+        count = opts.windows or (10 if name == "rnnlm" else 3)
+        if getattr(args, "quick", False):
+            count = max(1, count // 3)
+        windows = _windows(count)
+        tokens = count * BATCH * BPTT
+        z_train, z_eval = zeronlp_fns(name, windows, len(vocab))
+        fns = {"zeronlp train": z_train, "zeronlp eval": z_eval}
+        if torch is not None:
+            t_train, t_eval = torch_fns(torch, name, windows, len(vocab))
+            fns.update({"torch train": t_train, "torch eval": t_eval})
+        times = interleaved(fns, repeat)
+        for mode in ("train", "eval"):
+            zt = tokens / median(times[f"zeronlp {mode}"])
+            tt = tokens / median(times[f"torch {mode}"]) if torch is not None else float("nan")
+            rows.append({"model": name, "mode": mode, "zeronlp": zt, "torch": tt, "ratio": zt / tt})
+    threads = torch.get_num_threads() if torch is not None else "?"
+    header = (f"{platform.machine()}, python {platform.python_version()}, numpy {np.__version__}, "
+              f"torch {torch.__version__ if torch else 'n/a'} ({threads} threads), repeat {repeat}")
+    lines = ["| model | mode | zeronlp tokens/s | PyTorch tokens/s | ratio |", "|---|---|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['mode']} | {r['zeronlp']:,.0f} | {r['torch']:,.0f} | {r['ratio']:.2f}x |")
+    print(header)
+    print("\n".join(lines))
+    if not opts.no_readme:
+        path = Path(__file__).with_name("README_lstm.md")
+        path.write_text(
+            "# LSTM language models: zeronlp vs PyTorch CPU\n\n"
+            "`python -m benchmarks lstm --repeat N` — batch 20, bptt 35, PTB windows; training is "
+            "forward + loss + backward + clip 0.25 + SGD step with the state carried, evaluation is "
+            "forward + loss under no_grad. Ratio > 1 means zeronlp is faster.\n\n"
+            f"Last run: {header}\n\n" + "\n".join(lines) + "\n"
+        )
+    return rows

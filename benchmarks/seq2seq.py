@@ -1,0 +1,143 @@
+"""Seconds per training epoch of the book's seq2seq models: zeronlp vs PyTorch CPU, same process.
+
+Models at the book's sizes (embedding 16; hidden 128 on addition, 256 on date; batch 128) train on
+real batches of the shipped data: forward, cross-entropy, backward, gradient clipping at 5, Adam.
+Each repeat times a fixed number of batches for both libraries, alternating so that load on the
+machine affects both alike; the median seconds per batch is extrapolated to one epoch of 45,000
+examples (352 batches). ratio = PyTorch s/epoch / zeronlp s/epoch (> 1: zeronlp is faster).
+
+    python -m benchmarks seq2seq --repeat 5        (or: python benchmarks/seq2seq.py 5)
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+import zeronlp as zn
+from zeronlp.data import load_seq
+from zeronlp.models import AttentionSeq2Seq, PeekySeq2Seq, Seq2Seq
+
+BATCH = 128
+EPOCH_BATCHES = math.ceil(45000 / BATCH)
+CASES = (  # name, data, model class, hidden size, batches per timing
+    ("Seq2Seq / addition", "addition", Seq2Seq, 128, 20),
+    ("PeekySeq2Seq / addition", "addition", PeekySeq2Seq, 128, 20),
+    ("AttentionSeq2Seq / date", "date", AttentionSeq2Seq, 256, 6),
+)
+
+
+def _torch_model(kind: str, vocab: int, wordvec: int, hidden: int) -> Any:
+    import torch
+    from torch import nn
+
+    class TorchSeq2Seq(nn.Module):
+        """The same three models in PyTorch (h of the encoder starts the decoder, c starts at zero)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.enc_embed = nn.Embedding(vocab, wordvec)
+            self.enc = nn.LSTM(wordvec, hidden, batch_first=True)
+            self.dec_embed = nn.Embedding(vocab, wordvec)
+            self.dec = nn.LSTM(wordvec + (hidden if kind == "peeky" else 0), hidden, batch_first=True)
+            self.out = nn.Linear(hidden * (1 if kind == "base" else 2), vocab)
+
+        def forward(self, src: Any, tgt_in: Any) -> Any:
+            hs, (h, c) = self.enc(self.enc_embed(src))
+            state = (h, torch.zeros_like(c))
+            e = self.dec_embed(tgt_in)
+            if kind == "peeky":
+                peek = h[0][:, None, :].expand(-1, tgt_in.shape[1], -1)
+                out, _ = self.dec(torch.cat([e, peek], dim=2), state)
+                return self.out(torch.cat([out, peek], dim=2))
+            out, _ = self.dec(e, state)
+            if kind == "attention":
+                weights = torch.softmax(out @ hs.transpose(1, 2), dim=-1)
+                out = torch.cat([weights @ hs, out], dim=2)
+            return self.out(out)
+
+    return TorchSeq2Seq()
+
+
+def _zeronlp_step(model: Any, optimizer: Any) -> Any:
+    def step(x: np.ndarray, t: np.ndarray) -> None:
+        loss = model.loss(x, t)
+        optimizer.zero_grad()
+        loss.backward()
+        zn.optim.clip_grad_norm_(model.parameters(), 5.0)
+        optimizer.step()
+
+    return step
+
+
+def _torch_step(model: Any, optimizer: Any) -> Any:
+    import torch
+
+    def step(x: np.ndarray, t: np.ndarray) -> None:
+        src, tgt = torch.from_numpy(x), torch.from_numpy(t)
+        logits = model(src, tgt[:, :-1])
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt[:, 1:].reshape(-1))
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        optimizer.step()
+
+    return step
+
+
+def _time_batches(step: Any, x: np.ndarray, t: np.ndarray, batches: int, offset: int) -> float:
+    start = time.perf_counter()
+    for b in range(batches):
+        i = (offset + b) * BATCH % (len(x) - BATCH)
+        step(x[i:i + BATCH], t[i:i + BATCH])
+    return (time.perf_counter() - start) / batches
+
+
+def run(repeat: int = 3, args: Any = None) -> list[dict[str, Any]]:
+    """Time every case ``repeat`` times; print and return rows with medians (s/epoch) and ratios."""
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    zn.manual_seed(0)
+    quick = bool(getattr(args, "quick", False))
+    rows = []
+    for name, data, cls, hidden, batches in CASES:
+        batches = 2 if quick else batches
+        (x, t), _, vocab = load_seq(data)
+        model = cls(len(vocab), 16, hidden)
+        ours = _zeronlp_step(model, zn.optim.Adam(model.parameters(), lr=1e-3))
+        theirs = None
+        if torch is not None:
+            torch.manual_seed(0)
+            reference = _torch_model(cls.kind, len(vocab), 16, hidden)
+            theirs = _torch_step(reference, torch.optim.Adam(reference.parameters(), lr=1e-3))
+        _time_batches(ours, x, t, 2, 0)  # warm up allocators and BLAS
+        if theirs is not None:
+            _time_batches(theirs, x, t, 2, 0)
+        ours_s, theirs_s = [], []
+        for r in range(repeat):
+            ours_s.append(_time_batches(ours, x, t, batches, r * batches))
+            if theirs is not None:
+                theirs_s.append(_time_batches(theirs, x, t, batches, r * batches))
+        row: dict[str, Any] = {"case": name, "zeronlp_s_per_epoch": statistics.median(ours_s) * EPOCH_BATCHES}
+        if theirs_s:
+            row["torch_s_per_epoch"] = statistics.median(theirs_s) * EPOCH_BATCHES
+            row["ratio"] = row["torch_s_per_epoch"] / row["zeronlp_s_per_epoch"]
+        rows.append(row)
+        torch_text = (f"   torch {row['torch_s_per_epoch']:7.1f} s/epoch   ratio {row['ratio']:.2f}x"
+                      if "ratio" in row else "   (torch not installed)")
+        print(f"{name:26s} zeronlp {row['zeronlp_s_per_epoch']:7.1f} s/epoch{torch_text}", flush=True)
+    if torch is not None:
+        print(f"(torch {torch.__version__}, {torch.get_num_threads()} threads; numpy {np.__version__}; "
+              f"median of {repeat}, extrapolated from timed batches to {EPOCH_BATCHES} batches of {BATCH})")
+    return rows
+
+
+if __name__ == "__main__":
+    run(int(sys.argv[1]) if len(sys.argv) > 1 else 3)

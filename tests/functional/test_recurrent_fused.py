@@ -1,0 +1,96 @@
+"""Fused recurrent Functions: gradient checks and equality with the step-by-step composition."""
+
+import numpy as np
+import pytest
+
+import zeronlp as zn
+from zeronlp.functional import recurrent as R
+
+T, B, I, H = 4, 3, 5, 6
+GATES = {"rnn": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
+
+
+def _inputs(kind, bias, peephole, seed=0):
+    rng = np.random.default_rng(seed)
+    g = GATES[kind]
+
+    def mk(*shape):
+        return rng.standard_normal(shape) * 0.5
+
+    arrays = [mk(T, B, I), mk(B, H)]
+    if kind == "lstm":
+        arrays.append(mk(B, H))
+    arrays += [mk(g * H, I), mk(g * H, H)]
+    if bias:
+        arrays += [mk(g * H), mk(g * H)]
+    if peephole:
+        arrays.append(mk(3, H))
+    return arrays
+
+
+def _flat(kind, bias, peephole, reverse, reference):
+    """A function of the input tensors returning every output flattened into one vector."""
+    def fn(*t):
+        if kind == "lstm":
+            x, h0, c0, wi, wh, *rest = t
+        else:
+            x, h0, wi, wh, *rest = t
+        b = (rest[0], rest[1]) if bias else (None, None)
+        if kind == "lstm":
+            impl = R.lstm_reference if reference else R.lstm
+            outs = impl(x, h0, c0, wi, wh, *b, peephole=rest[-1] if peephole else None, reverse=reverse)
+        elif kind == "gru":
+            outs = (R.gru_reference if reference else R.gru)(x, h0, wi, wh, *b, reverse=reverse)
+        else:
+            nl = "relu" if kind == "rnn_relu" else "tanh"
+            outs = (R.rnn_reference if reference else R.rnn)(x, h0, wi, wh, *b, nonlinearity=nl, reverse=reverse)
+        return zn.F.concat([o.reshape(-1) * (k + 1) for k, o in enumerate(outs)])
+    return fn
+
+
+CASES = [
+    (kind, bias, peep, reverse)
+    for kind in GATES
+    for bias in (True, False)
+    for peep in ((False, True) if kind == "lstm" else (False,))
+    for reverse in (False, True)
+]
+
+
+@pytest.mark.parametrize("kind,bias,peephole,reverse", CASES)
+def test_gradcheck_fused(kind, bias, peephole, reverse):
+    zn.gradcheck(_flat(kind, bias, peephole, reverse, False), _inputs(kind, bias, peephole))
+
+
+@pytest.mark.parametrize("kind,bias,peephole,reverse", CASES)
+def test_fused_equals_composition(kind, bias, peephole, reverse):
+    arrays = [a.astype(np.float32) for a in _inputs(kind, bias, peephole, seed=1)]
+    weights = None
+    results = []
+    for reference in (False, True):
+        tensors = [zn.Tensor(a, requires_grad=True) for a in arrays]
+        out = _flat(kind, bias, peephole, reverse, reference)(*tensors)
+        if weights is None:
+            weights = np.random.default_rng(2).standard_normal(out.shape).astype(np.float32)
+        out.backward(weights)
+        results.append((out.data, [t.grad for t in tensors]))
+    (y1, g1), (y2, g2) = results
+    assert y1.dtype == np.float32
+    np.testing.assert_allclose(y1, y2, atol=1e-5)
+    for a, b in zip(g1, g2):
+        np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+def test_only_used_outputs_need_gradients():
+    x, h0, c0, wi, wh = (zn.Tensor(a, requires_grad=True) for a in _inputs("lstm", False, False))
+    _, h_n, _ = R.lstm(x, h0, c0, wi, wh)
+    h_n.sum().backward()  # y and c_n unused: backward receives None for them
+    assert x.grad.shape == x.shape and wh.grad.shape == wh.shape
+
+
+def test_shape_errors_name_shapes():
+    x, h0, wi, wh = _inputs("gru", False, False)
+    with pytest.raises(ValueError, match=r"\(4, 3, 5\).*expects 7"):
+        R.gru(x, h0, wi[:, :2].repeat(4, axis=1)[:, :7], wh)
+    with pytest.raises(ValueError, match=r"hidden state of shape \(2, 6\)"):
+        R.gru(x, h0[:2], wi, wh)

@@ -1,0 +1,506 @@
+"""Recurrent Functions: a whole sequence of one RNN/LSTM/GRU layer direction in one graph node.
+
+Each fused Function takes time-major input ``x`` of shape ``(T, B, I)`` and the initial state(s)
+``(B, H)`` and returns the outputs ``(T, B, H)`` and the final state(s). Speed comes from
+(DESIGN.md, "Speed" 1):
+
+* the input projection ``x W_ih^T + b`` for all ``T`` steps is one GEMM;
+* each step runs only the recurrent GEMM ``h W_hh^T`` and in-place elementwise gates on
+  preallocated ``(T, B, ·)`` buffers (sigmoid is computed through ``tanh``: s(x) = (1 + tanh(x/2)) / 2);
+* backward walks the steps once, storing the pre-activation gradients ``dZ`` of all steps, then
+  gets ``dW_ih``, ``dW_hh``, the biases and ``dx`` from single GEMMs over the stacked steps.
+
+Weights follow PyTorch: ``weight_ih (G*H, I)``, ``weight_hh (G*H, H)`` with gate order LSTM
+``i, f, g, o`` and GRU ``r, z, n`` (``b_hn`` inside the reset product). ``reverse=True`` runs the
+sequence backwards (the second direction of a bidirectional layer); outputs stay aligned with
+the input positions.
+
+The ``*_cell`` functions below are the same cells composed from simple Functions (linear, sigmoid,
+tanh, mul, add); they are the readable reference that tests prove the fused versions equal, and
+what ``nn.LSTMCell`` & co. use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import backend
+from ..autograd import Function, Tensor
+from . import activation, basic
+from .layers import linear
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _check_shapes(op: str, x: Any, h0: Any, w_ih: Any, w_hh: Any, gates: int) -> None:
+    if x.ndim != 3:
+        raise ValueError(f"{op}: input must be (seq_len, batch, input_size), got shape {tuple(x.shape)}")
+    hidden = w_hh.shape[1]
+    if w_ih.shape[0] != gates * hidden or w_hh.shape[0] != gates * hidden:
+        raise ValueError(
+            f"{op}: weight_ih {tuple(w_ih.shape)} and weight_hh {tuple(w_hh.shape)} must have "
+            f"{gates} * hidden_size = {gates * hidden} rows"
+        )
+    if x.shape[2] != w_ih.shape[1]:
+        raise ValueError(
+            f"{op}: input of shape {tuple(x.shape)} has input_size {x.shape[2]}, but weight_ih of shape "
+            f"{tuple(w_ih.shape)} expects {w_ih.shape[1]}"
+        )
+    if tuple(h0.shape) != (x.shape[1], hidden):
+        raise ValueError(
+            f"{op}: hidden state of shape {tuple(h0.shape)} does not match (batch, hidden_size) = "
+            f"{(x.shape[1], hidden)} for input of shape {tuple(x.shape)}"
+        )
+
+
+def _time_major(x: Any, reverse: bool) -> Any:
+    xp = backend.get_array_module(x)
+    return xp.ascontiguousarray(x[::-1] if reverse else x)
+
+
+def _wants(function: Function, index: int) -> bool:
+    """Whether input ``index`` needs a gradient (skip its GEMM otherwise)."""
+    inputs = getattr(function, "inputs", None)
+    return inputs is None or inputs[index].requires_grad
+
+
+def _input_and_recurrent_grads(dz: Any, x: Any, hs: Any) -> tuple[Any, Any]:
+    """dW_ih = dZ^T X and dW_hh = dZ^T H_prev over all steps, as one GEMM dZ^T [X | H_prev]."""
+    xp = backend.get_array_module(dz)
+    rows, inputs = dz.shape[0], x.shape[-1]
+    stacked = xp.concatenate([x.reshape(rows, inputs), hs[:-1].reshape(rows, -1)], axis=1)
+    both = dz.T @ stacked
+    return both[:, :inputs], both[:, inputs:]
+
+
+def _sigmoid_(a: Any) -> Any:
+    """In-place sigmoid via tanh: a <- (1 + tanh(a / 2)) / 2."""
+    xp = backend.get_array_module(a)
+    half = a.dtype.type(0.5)
+    a *= half
+    xp.tanh(a, out=a)
+    a *= half
+    a += half
+    return a
+
+
+# ---------------------------------------------------------------------------- Elman RNN
+
+
+class RNNFunction(Function):
+    """h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh), act = tanh or relu; y = (h_1..h_T).
+
+    Backward: dz_t = (dy_t + dh_t) act'(z_t), dh_{t-1} = dz_t W_hh;
+    dW_ih = sum_t dz_t^T x_t, dW_hh = sum_t dz_t^T h_{t-1}, db = sum_t dz_t, dx_t = dz_t W_ih.
+    Inputs ``x, h0, weight_ih, weight_hh[, bias_ih, bias_hh]``; outputs ``y, h_n``.
+    """
+
+    def __init__(self, nonlinearity: str = "tanh", reverse: bool = False):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"rnn: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        self.nonlinearity, self.reverse = nonlinearity, reverse
+
+    def forward(self, x, h0, w_ih, w_hh, b_ih=None, b_hh=None):
+        xp = backend.get_array_module(x)
+        _check_shapes("rnn", x, h0, w_ih, w_hh, 1)
+        T, B, _ = x.shape
+        H = w_hh.shape[1]
+        x = _time_major(x, self.reverse)
+        hs = xp.empty((T + 1, B, H), dtype=x.dtype)  # hs[0] = h0, hs[t+1] = h_t
+        hs[0] = h0
+        z = hs[1:]
+        xp.matmul(x.reshape(T * B, -1), w_ih.T, out=z.reshape(T * B, H))
+        if b_ih is not None:
+            z += b_ih + b_hh
+        tmp = xp.empty((B, H), dtype=x.dtype)
+        relu = self.nonlinearity == "relu"
+        for t in range(T):
+            xp.matmul(hs[t], w_hh.T, out=tmp)
+            z[t] += tmp
+            if relu:
+                xp.maximum(z[t], 0, out=z[t])
+            else:
+                xp.tanh(z[t], out=z[t])
+        self.x, self.hs, self.w_ih, self.w_hh, self.has_bias = x, hs, w_ih, w_hh, b_ih is not None
+        y = z[::-1] if self.reverse else z
+        return xp.ascontiguousarray(y), hs[T].copy()
+
+    def backward(self, gy, gh_n):
+        xp = backend.get_array_module(self.hs)
+        hs, w_hh = self.hs, self.w_hh
+        T, B, H = hs.shape[0] - 1, hs.shape[1], hs.shape[2]
+        h = hs[1:]
+        dz = (h > 0).astype(h.dtype) if self.nonlinearity == "relu" else 1 - h * h  # act'(z), then dz
+        if gy is not None:
+            gy = gy[::-1] if self.reverse else gy
+        dh = xp.zeros((B, H), dtype=h.dtype) if gh_n is None else gh_n.copy()
+        for t in range(T - 1, -1, -1):
+            if gy is not None:
+                dh += gy[t]
+            dz[t] *= dh
+            xp.matmul(dz[t], w_hh, out=dh)
+        return self._weight_grads(dz, dh, H)
+
+    def _weight_grads(self, dz, dh0, rows):
+        T, B = dz.shape[:2]
+        dz2 = dz.reshape(T * B, rows)
+        dx = None
+        if _wants(self, 0):
+            dx = (dz2 @ self.w_ih).reshape(T, B, -1)
+            if self.reverse:
+                dx = dx[::-1]
+        dw_ih, dw_hh = _input_and_recurrent_grads(dz2, self.x, self.hs)
+        grads = (dx, dh0, dw_ih, dw_hh)
+        if self.has_bias:
+            db = dz2.sum(axis=0)
+            grads += (db, db.copy())
+        return grads
+
+
+# ---------------------------------------------------------------------------- LSTM
+
+
+class LSTMFunction(Function):
+    """LSTM over a sequence, PyTorch gate order (i, f, g, o):
+
+    (i, f, g, o) = (s, s, tanh, s)(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh),
+    c_t = f c_{t-1} + i g,  h_t = o tanh(c_t)  (s = sigmoid).
+    Peephole (Gers & Schmidhuber; not in PyTorch): i and f also get p_i c_{t-1}, p_f c_{t-1}, and o gets
+    p_o c_t, with ``peephole`` = (p_i, p_f, p_o) of shape (3, H).
+
+    Backward, with dh = dy_t + dh_t and dc carried from step t+1:
+    do = dh tanh(c_t), dc += dh o (1 - tanh^2 c_t), di = dc g, df = dc c_{t-1}, dg = dc i,
+    dc_{t-1} = dc f, dh_{t-1} = dZ_t W_hh with dZ the pre-activation gradients (times s' or tanh').
+    Inputs ``x, h0, c0, weight_ih, weight_hh[, bias_ih, bias_hh][, peephole]``; outputs ``y, h_n, c_n``.
+    """
+
+    def __init__(self, has_bias: bool = True, peephole: bool = False, reverse: bool = False):
+        self.has_bias, self.peephole, self.reverse = has_bias, peephole, reverse
+
+    def forward(self, x, h0, c0, w_ih, w_hh, *rest):
+        xp = backend.get_array_module(x)
+        _check_shapes("lstm", x, h0, w_ih, w_hh, 4)
+        if tuple(c0.shape) != tuple(h0.shape):
+            raise ValueError(
+                f"lstm: cell state of shape {tuple(c0.shape)} must match hidden state {tuple(h0.shape)}"
+            )
+        b_ih, b_hh = (rest[0], rest[1]) if self.has_bias else (None, None)
+        peep = rest[-1] if self.peephole else None
+        T, B, _ = x.shape
+        H = w_hh.shape[1]
+        dtype = x.dtype
+        x = _time_major(x, self.reverse)
+        # gates: pre-activations, then (in place) activations i, f, g, o for every step
+        gates = xp.matmul(x.reshape(T * B, -1), w_ih.T).reshape(T, B, 4 * H)
+        if b_ih is not None:
+            gates += b_ih + b_hh
+        hs = xp.empty((T + 1, B, H), dtype=dtype)
+        cs = xp.empty((T + 1, B, H), dtype=dtype)
+        tanh_c = xp.empty((T, B, H), dtype=dtype)
+        hs[0], cs[0] = h0, c0
+        # sigmoid(a) = 0.5 tanh(0.5 a) + 0.5 on i, f, o; plain tanh on g: scale, tanh, scale, shift
+        scale = xp.full(4 * H, 0.5, dtype=dtype)
+        scale[2 * H:3 * H] = 1
+        shift = xp.full(4 * H, 0.5, dtype=dtype)
+        shift[2 * H:3 * H] = 0
+        rec = xp.empty((B, 4 * H), dtype=dtype)
+        ig = xp.empty((B, H), dtype=dtype)
+        for t in range(T):
+            a = gates[t]
+            xp.matmul(hs[t], w_hh.T, out=rec)
+            a += rec
+            if peep is not None:
+                a[:, :H] += peep[0] * cs[t]
+                a[:, H:2 * H] += peep[1] * cs[t]
+                z_o = a[:, 3 * H:].copy()
+            a *= scale
+            xp.tanh(a, out=a)
+            a *= scale
+            a += shift
+            i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+            c = cs[t + 1]
+            xp.multiply(f, cs[t], out=c)
+            xp.multiply(i, g, out=ig)
+            c += ig
+            if peep is not None:
+                z_o += peep[2] * c
+                o[...] = _sigmoid_(z_o)
+            xp.tanh(c, out=tanh_c[t])
+            xp.multiply(o, tanh_c[t], out=hs[t + 1])
+        self.x, self.hs, self.cs, self.tanh_c, self.gates = x, hs, cs, tanh_c, gates
+        self.w_ih, self.w_hh, self.peep = w_ih, w_hh, peep
+        y = hs[1:][::-1] if self.reverse else hs[1:]
+        return xp.ascontiguousarray(y), hs[T].copy(), cs[T].copy()
+
+    def backward(self, gy, gh_n, gc_n):
+        xp = backend.get_array_module(self.hs)
+        a, cs, tanh_c, w_hh, peep = self.gates, self.cs, self.tanh_c, self.w_hh, self.peep
+        T, B, H = tanh_c.shape
+        dtype = a.dtype
+        i, f, g, o = a[..., :H], a[..., H:2 * H], a[..., 2 * H:3 * H], a[..., 3 * H:]
+        # factors for every step at once: dZ_t = [dc, dc, dc, dh] * partner * activation'
+        factor = a * (1 - a)
+        factor[..., 2 * H:3 * H] = 1 - g * g
+        factor[..., :H] *= g
+        factor[..., H:2 * H] *= cs[:-1]
+        factor[..., 2 * H:3 * H] *= i
+        factor[..., 3 * H:] *= tanh_c
+        o_dtanh = o * (1 - tanh_c * tanh_c)
+        if gy is not None:
+            gy = gy[::-1] if self.reverse else gy
+        dz = xp.empty((T, B, 4 * H), dtype=dtype)
+        dh = xp.zeros((B, H), dtype=dtype) if gh_n is None else gh_n.copy()
+        dc = xp.zeros((B, H), dtype=dtype) if gc_n is None else gc_n.copy()
+        tmp = xp.empty((B, H), dtype=dtype)
+        for t in range(T - 1, -1, -1):
+            if gy is not None:
+                dh += gy[t]
+            xp.multiply(dh, o_dtanh[t], out=tmp)
+            dc += tmp
+            d = dz[t]
+            xp.multiply(factor[t, :, 3 * H:], dh, out=d[:, 3 * H:])
+            if peep is not None:
+                dc += d[:, 3 * H:] * peep[2]
+            # the i, f, g blocks all scale dc: one broadcast multiply over (B, 3, H)
+            xp.multiply(factor[t, :, :3 * H].reshape(B, 3, H), dc[:, None, :],
+                        out=d[:, :3 * H].reshape(B, 3, H))
+            dc *= f[t]
+            if peep is not None:
+                dc += d[:, :H] * peep[0]
+                dc += d[:, H:2 * H] * peep[1]
+            xp.matmul(d, w_hh, out=dh)
+        T4 = dz.reshape(T * B, 4 * H)
+        dx = None
+        if _wants(self, 0):
+            dx = (T4 @ self.w_ih).reshape(T, B, -1)
+            if self.reverse:
+                dx = dx[::-1]
+        dw_ih, dw_hh = _input_and_recurrent_grads(T4, self.x, self.hs)
+        grads = (dx, dh, dc, dw_ih, dw_hh)
+        if self.has_bias:
+            db = T4.sum(axis=0)
+            grads += (db, db.copy())
+        if peep is not None:
+            dpeep = xp.stack([
+                (dz[..., :H] * cs[:-1]).sum(axis=(0, 1)),
+                (dz[..., H:2 * H] * cs[:-1]).sum(axis=(0, 1)),
+                (dz[..., 3 * H:] * cs[1:]).sum(axis=(0, 1)),
+            ])
+            grads += (dpeep,)
+        return grads
+
+
+# ---------------------------------------------------------------------------- GRU
+
+
+class GRUFunction(Function):
+    """GRU over a sequence, PyTorch gate order (r, z, n):
+
+    r = s(x W_ir^T + b_ir + h W_hr^T + b_hr),  z = s(x W_iz^T + b_iz + h W_hz^T + b_hz),
+    n = tanh(x W_in^T + b_in + r (h W_hn^T + b_hn)),  h_t = (1 - z) n + z h_{t-1}.
+
+    Backward, with dh = dy_t + dh_t: dn' = dh (1 - z)(1 - n^2), dz' = dh (h_{t-1} - n) z (1 - z),
+    dr' = dn' (h W_hn^T + b_hn) r (1 - r); the input side gets [dr', dz', dn'], the recurrent side
+    [dr', dz', dn' r], and dh_{t-1} = dh z + [dr', dz', dn' r] W_hh.
+    Inputs ``x, h0, weight_ih, weight_hh[, bias_ih, bias_hh]``; outputs ``y, h_n``.
+    """
+
+    def __init__(self, reverse: bool = False):
+        self.reverse = reverse
+
+    def forward(self, x, h0, w_ih, w_hh, b_ih=None, b_hh=None):
+        xp = backend.get_array_module(x)
+        _check_shapes("gru", x, h0, w_ih, w_hh, 3)
+        T, B, _ = x.shape
+        H = w_hh.shape[1]
+        dtype = x.dtype
+        x = _time_major(x, self.reverse)
+        gi = xp.matmul(x.reshape(T * B, -1), w_ih.T).reshape(T, B, 3 * H)
+        if b_ih is not None:
+            gi += b_ih
+        acts = xp.empty((T, B, 3 * H), dtype=dtype)  # r, z, n
+        hn_part = xp.empty((T, B, H), dtype=dtype)  # h W_hn^T + b_hn
+        hs = xp.empty((T + 1, B, H), dtype=dtype)
+        hs[0] = h0
+        gh = xp.empty((B, 3 * H), dtype=dtype)
+        for t in range(T):
+            xp.matmul(hs[t], w_hh.T, out=gh)
+            if b_hh is not None:
+                gh += b_hh
+            rz = acts[t, :, :2 * H]
+            xp.add(gi[t, :, :2 * H], gh[:, :2 * H], out=rz)
+            _sigmoid_(rz)
+            hn_part[t] = gh[:, 2 * H:]
+            n = acts[t, :, 2 * H:]
+            xp.multiply(acts[t, :, :H], gh[:, 2 * H:], out=n)
+            n += gi[t, :, 2 * H:]
+            xp.tanh(n, out=n)
+            h = hs[t + 1]
+            xp.subtract(hs[t], n, out=h)
+            h *= acts[t, :, H:2 * H]
+            h += n
+        self.x, self.hs, self.acts, self.hn_part = x, hs, acts, hn_part
+        self.w_ih, self.w_hh, self.has_bias = w_ih, w_hh, b_ih is not None
+        y = hs[1:][::-1] if self.reverse else hs[1:]
+        return xp.ascontiguousarray(y), hs[T].copy()
+
+    def backward(self, gy, gh_n):
+        xp = backend.get_array_module(self.hs)
+        acts, hs, w_hh = self.acts, self.hs, self.w_hh
+        T, B = acts.shape[:2]
+        H = hs.shape[2]
+        dtype = acts.dtype
+        r, z, n = acts[..., :H], acts[..., H:2 * H], acts[..., 2 * H:]
+        n_factor = (1 - z) * (1 - n * n)
+        z_factor = (hs[:-1] - n) * z * (1 - z)
+        r_factor = self.hn_part * r * (1 - r)
+        if gy is not None:
+            gy = gy[::-1] if self.reverse else gy
+        d_in = xp.empty((T, B, 3 * H), dtype=dtype)
+        d_rec = xp.empty((T, B, 3 * H), dtype=dtype)
+        dh = xp.zeros((B, H), dtype=dtype) if gh_n is None else gh_n.copy()
+        back = xp.empty((B, H), dtype=dtype)
+        for t in range(T - 1, -1, -1):
+            if gy is not None:
+                dh += gy[t]
+            di, dr_ = d_in[t], d_rec[t]
+            xp.multiply(dh, n_factor[t], out=di[:, 2 * H:])
+            xp.multiply(dh, z_factor[t], out=di[:, H:2 * H])
+            xp.multiply(di[:, 2 * H:], r_factor[t], out=di[:, :H])
+            dr_[:, :2 * H] = di[:, :2 * H]
+            xp.multiply(di[:, 2 * H:], r[t], out=dr_[:, 2 * H:])
+            dh *= z[t]
+            xp.matmul(dr_, w_hh, out=back)
+            dh += back
+        di2 = d_in.reshape(T * B, 3 * H)
+        dr2 = d_rec.reshape(T * B, 3 * H)
+        dx = None
+        if _wants(self, 0):
+            dx = (di2 @ self.w_ih).reshape(T, B, -1)
+            if self.reverse:
+                dx = dx[::-1]
+        grads = (dx, dh, di2.T @ self.x.reshape(T * B, -1), dr2.T @ hs[:-1].reshape(T * B, H))
+        if self.has_bias:
+            grads += (di2.sum(axis=0), dr2.sum(axis=0))
+        return grads
+
+
+# ---------------------------------------------------------------------------- public API
+
+
+def _bias_args(bias_ih: Any, bias_hh: Any) -> tuple:
+    if (bias_ih is None) != (bias_hh is None):
+        raise ValueError("give both bias_ih and bias_hh, or neither")
+    return () if bias_ih is None else (bias_ih, bias_hh)
+
+
+def rnn(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity: str = "tanh",
+        reverse: bool = False) -> tuple[Tensor, Tensor]:
+    """Elman RNN over time-major ``x`` (T, B, I) from ``h0`` (B, H): returns ``(y (T, B, H), h_n)``."""
+    return RNNFunction(nonlinearity, reverse)(x, h0, weight_ih, weight_hh, *_bias_args(bias_ih, bias_hh))
+
+
+def lstm(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, peephole=None,
+         reverse: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+    """LSTM over time-major ``x`` (T, B, I): returns ``(y (T, B, H), h_n, c_n)``.
+
+    ``peephole``: optional (3, H) weights (p_i, p_f, p_o) of peephole connections (not in PyTorch).
+    """
+    args = (x, h0, c0, weight_ih, weight_hh, *_bias_args(bias_ih, bias_hh))
+    if peephole is not None:
+        args += (peephole,)
+    return LSTMFunction(bias_ih is not None, peephole is not None, reverse)(*args)
+
+
+def gru(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None,
+        reverse: bool = False) -> tuple[Tensor, Tensor]:
+    """GRU over time-major ``x`` (T, B, I) from ``h0`` (B, H): returns ``(y (T, B, H), h_n)``."""
+    return GRUFunction(reverse)(x, h0, weight_ih, weight_hh, *_bias_args(bias_ih, bias_hh))
+
+
+# ---------------------------------------------------------------------------- reference cells
+
+
+def _gate_projection(x, h, weight_ih, weight_hh, bias_ih, bias_hh) -> tuple[Tensor, Tensor]:
+    return linear(x, weight_ih, bias_ih), linear(h, weight_hh, bias_hh)
+
+
+def rnn_cell(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity: str = "tanh") -> Tensor:
+    """One step h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh), composed of simple Functions."""
+    a, b = _gate_projection(x, h, weight_ih, weight_hh, bias_ih, bias_hh)
+    if nonlinearity == "tanh":
+        return activation.tanh(a + b)
+    if nonlinearity == "relu":
+        return activation.relu(a + b)
+    raise ValueError(f"rnn_cell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+
+
+def lstm_cell(x, h, c, weight_ih, weight_hh, bias_ih=None, bias_hh=None,
+              peephole=None) -> tuple[Tensor, Tensor]:
+    """One LSTM step (i, f, g, o gates), composed of simple Functions: returns ``(h', c')``."""
+    a, b = _gate_projection(x, h, weight_ih, weight_hh, bias_ih, bias_hh)
+    zi, zf, zg, zo = basic.split(a + b, 4, axis=-1)
+    if peephole is not None:
+        zi = zi + peephole[0] * c
+        zf = zf + peephole[1] * c
+    i, f, g = activation.sigmoid(zi), activation.sigmoid(zf), activation.tanh(zg)
+    c_next = f * c + i * g
+    if peephole is not None:
+        zo = zo + peephole[2] * c_next
+    h_next = activation.sigmoid(zo) * activation.tanh(c_next)
+    return h_next, c_next
+
+
+def gru_cell(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None) -> Tensor:
+    """One GRU step (r, z, n gates, b_hn inside the reset product), composed of simple Functions."""
+    a, b = _gate_projection(x, h, weight_ih, weight_hh, bias_ih, bias_hh)
+    ar, az, an = basic.split(a, 3, axis=-1)
+    br, bz, bn = basic.split(b, 3, axis=-1)
+    r, z = activation.sigmoid(ar + br), activation.sigmoid(az + bz)
+    n = activation.tanh(an + r * bn)
+    return (1 - z) * n + z * h
+
+
+def _unroll(cell, x, states, reverse: bool):
+    steps = range(x.shape[0] - 1, -1, -1) if reverse else range(x.shape[0])
+    outputs: dict[int, Tensor] = {}
+    for t in steps:
+        states = cell(x[t], states)
+        outputs[t] = states[0]
+    return basic.stack([outputs[t] for t in range(x.shape[0])], axis=0), states
+
+
+def rnn_reference(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity: str = "tanh",
+                  reverse: bool = False) -> tuple[Tensor, Tensor]:
+    """:func:`rnn` step by step with :func:`rnn_cell` (slow; the tests' reference)."""
+    def step(xt, s):
+        return (rnn_cell(xt, s[0], weight_ih, weight_hh, bias_ih, bias_hh, nonlinearity),)
+
+    y, (h,) = _unroll(step, x, (h0,), reverse)
+    return y, h
+
+
+def lstm_reference(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, peephole=None,
+                   reverse: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+    """:func:`lstm` step by step with :func:`lstm_cell` (slow; the tests' reference)."""
+    def step(xt, s):
+        return lstm_cell(xt, s[0], s[1], weight_ih, weight_hh, bias_ih, bias_hh, peephole)
+
+    y, (h, c) = _unroll(step, x, (h0, c0), reverse)
+    return y, h, c
+
+
+def gru_reference(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None,
+                  reverse: bool = False) -> tuple[Tensor, Tensor]:
+    """:func:`gru` step by step with :func:`gru_cell` (slow; the tests' reference)."""
+    def step(xt, s):
+        return (gru_cell(xt, s[0], weight_ih, weight_hh, bias_ih, bias_hh),)
+
+    y, (h,) = _unroll(step, x, (h0,), reverse)
+    return y, h
+
+
+__all__ = [
+    "RNNFunction", "LSTMFunction", "GRUFunction", "rnn", "lstm", "gru", "rnn_cell", "lstm_cell", "gru_cell",
+    "rnn_reference", "lstm_reference", "gru_reference",
+]

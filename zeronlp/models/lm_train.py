@@ -1,0 +1,184 @@
+"""Training loop of the LSTM language models: stateful truncated BPTT on PTB, the book's recipe.
+
+Each epoch reads the training corpus as ``batch_size`` parallel streams in windows of ``bptt``
+steps, carrying the detached hidden state from window to window (the state is reset at the
+start of every epoch). SGD with gradient clipping; after each epoch the validation perplexity is
+measured and the learning rate divided by 4 when it got worse (``ReduceOnPlateau(factor=0.25)``).
+Every epoch writes ``OUT/checkpoint.safetensors`` (model, optimizer, scheduler, epoch, history,
+RNG states, model config and vocabulary); the best model by validation perplexity is kept in
+``OUT/model.safetensors`` and gives the final test perplexity. A NaN/inf loss stops the run with
+:class:`~zeronlp.train.TrainingDiverged` and leaves the last good checkpoint untouched.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import backend, optim
+from ..data import BPTTBatcher, Vocabulary, load_ptb
+from ..serialization import load, save
+from ..train import TrainingDiverged, load_checkpoint, log, progress, save_checkpoint, write_metrics
+from .rnnlm import RNNLM, BetterRNNLM, build_lm, perplexity
+
+CHECKPOINT = "checkpoint.safetensors"
+BEST_MODEL = "model.safetensors"
+
+DEFAULTS = {
+    # the book's settings (ch. 6): batch 20, bptt 35, SGD lr 20, clip 0.25; 4 / 40 epochs
+    "rnnlm": dict(epochs=4, batch_size=20, bptt=35, lr=20.0, clip=0.25),
+    "better": dict(epochs=40, batch_size=20, bptt=35, lr=20.0, clip=0.25),
+}
+
+
+def _make_model(name: str, vocab_size: int, **overrides: Any) -> Any:
+    if name == "rnnlm":
+        return RNNLM(vocab_size, **overrides)
+    if name == "better":
+        return BetterRNNLM(vocab_size, **overrides)
+    raise ValueError(f"unknown model {name!r}; use 'rnnlm' or 'better'")
+
+
+def load_corpus(max_tokens: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, Vocabulary]:
+    """PTB train/valid/test ids and the vocabulary; ``max_tokens`` keeps the first N training tokens
+    and the first N // 4 validation and test tokens (quick runs)."""
+    train, vocab = load_ptb("train")
+    valid, _ = load_ptb("valid")
+    test, _ = load_ptb("test")
+    if max_tokens is not None:
+        if max_tokens < 100:
+            raise ValueError(f"--max-tokens must be at least 100, got {max_tokens}")
+        train, valid, test = train[:max_tokens], valid[: max(max_tokens // 4, 400)], test[: max(max_tokens // 4, 400)]
+    return train, valid, test, vocab
+
+
+def save_model(path: str | Path, model: Any, vocab: Vocabulary, **extra: Any) -> None:
+    """Write model weights with the config and vocabulary needed to rebuild it (for generate/next)."""
+    save({"model": dict(model.state_dict()), "config": model.config(), "vocab": vocab.to_dict(), **extra}, path)
+
+
+def load_model(path: str | Path) -> tuple[Any, Vocabulary]:
+    """Rebuild a language model and its vocabulary from a run directory or a checkpoint file.
+
+    A directory means ``DIR/model.safetensors`` (the best model) or else ``DIR/checkpoint.safetensors``.
+    """
+    path = Path(path)
+    if path.is_dir():
+        candidates = [path / BEST_MODEL, path / CHECKPOINT]
+        found = next((p for p in candidates if p.is_file()), None)
+        if found is None:
+            raise FileNotFoundError(
+                f"{path}: no {BEST_MODEL} or {CHECKPOINT} (train with `zeronlp lm train --out {path}`)"
+            )
+        path = found
+    record = load(path)
+    if "config" not in record or "vocab" not in record:
+        raise ValueError(f"{path}: not a language-model checkpoint (no model config or vocabulary)")
+    model = build_lm(record["config"])
+    model.load_state_dict(record["model"])
+    model.eval()
+    return model, Vocabulary.from_dict(record["vocab"])
+
+
+def train_lm(model_name: str = "rnnlm", epochs: int | None = None, batch_size: int | None = None,
+             bptt: int | None = None, lr: float | None = None, clip: float | None = None,
+             out_dir: str | Path | None = None, quiet: bool = False, resume: bool = False, seed: int = 0,
+             max_tokens: int | None = None, eval_batch_size: int = 10,
+             corpus: tuple[Any, Any, Any, Vocabulary] | None = None,
+             model_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Train ``rnnlm`` or ``better`` on PTB (or ``corpus=(train, valid, test, vocab)``).
+
+    Returns ``{"model", "vocab", "history", "final", "config"}``; with ``out_dir`` also writes the
+    checkpoint, ``model.safetensors``, ``metrics.json`` (``final.test_perplexity``) and ``ppl.png``.
+    ``resume=True`` continues from ``out_dir/checkpoint.safetensors`` to the identical state.
+    """
+    defaults = DEFAULTS.get(model_name)
+    if defaults is None:
+        raise ValueError(f"unknown model {model_name!r}; use 'rnnlm' or 'better'")
+    config = dict(defaults)
+    for key, value in dict(epochs=epochs, batch_size=batch_size, bptt=bptt, lr=lr, clip=clip).items():
+        if value is not None:
+            config[key] = value
+    config.update(model=model_name, seed=seed, max_tokens=max_tokens, eval_batch_size=eval_batch_size)
+    backend.manual_seed(seed)
+    train_ids, valid_ids, test_ids, vocab = corpus if corpus is not None else load_corpus(max_tokens)
+    model = _make_model(model_name, len(vocab), **(model_kwargs or {}))
+    optimizer = optim.SGD(model.parameters(), lr=config["lr"])
+    scheduler = optim.ReduceOnPlateau(optimizer, factor=0.25, patience=0)
+    out = Path(out_dir) if out_dir is not None else None
+    history: list[dict[str, Any]] = []
+    best_ppl, start_epoch = math.inf, 0
+    if resume:
+        if out is None or not (out / CHECKPOINT).is_file():
+            raise FileNotFoundError(f"cannot resume: no checkpoint at {out / CHECKPOINT if out else '(no --out)'}")
+        record = load_checkpoint(out / CHECKPOINT, model, optimizer)
+        if record.get("config", {}).get("name") != model.config()["name"]:
+            raise ValueError(f"{out / CHECKPOINT} holds a {record['config'].get('name')!r} model, not {model_name!r}")
+        scheduler.load_state_dict(record["scheduler"])
+        start_epoch, history = int(record["epoch"]), list(record["history"])
+        best_ppl = float(record.get("best_valid_perplexity", math.inf))
+        log(f"resumed from {out / CHECKPOINT} after epoch {start_epoch}", quiet)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+
+    batcher = BPTTBatcher(train_ids, config["batch_size"], config["bptt"])
+    params = model.parameters()
+    for epoch in range(start_epoch, config["epochs"]):
+        model.train()
+        model.reset_state()
+        started, total, count = time.perf_counter(), 0.0, 0
+        bar = progress(batcher, total=len(batcher), quiet=quiet, desc=f"epoch {epoch + 1}/{config['epochs']}")
+        for step, (x, t) in enumerate(bar):
+            loss = model.loss(x, t)
+            value = float(loss.data)
+            if not math.isfinite(value):
+                kept = f"; the last good checkpoint is kept at {out / CHECKPOINT}" if out is not None else ""
+                raise TrainingDiverged(
+                    f"loss became {value} at epoch {epoch + 1}, window {step + 1}; stopping without saving{kept}. "
+                    "Try a smaller --lr or a tighter gradient clip."
+                )
+            optimizer.zero_grad()
+            loss.backward()
+            if config["clip"]:
+                optim.clip_grad_norm_(params, config["clip"])
+            optimizer.step()
+            total += value * t.size
+            count += t.size
+            if step % 20 == 0:
+                bar.set_postfix_str(f"ppl {math.exp(min(total / count, 700)):.1f}")
+        seconds = time.perf_counter() - started
+        valid_ppl = perplexity(model, valid_ids, eval_batch_size, config["bptt"])
+        row = {"epoch": epoch + 1, "train_perplexity": math.exp(min(total / max(count, 1), 700)),
+               "valid_perplexity": valid_ppl, "lr": optimizer.lr, "seconds": seconds,
+               "tokens_per_s": count / seconds}
+        history.append(row)
+        scheduler.step(valid_ppl)
+        if out is not None:
+            if valid_ppl < best_ppl:
+                save_model(out / BEST_MODEL, model, vocab, epoch=epoch + 1, valid_perplexity=valid_ppl)
+            save_checkpoint(out / CHECKPOINT, model, optimizer, epoch=epoch + 1, history=history,
+                            scheduler=scheduler.state_dict(), config=model.config(), vocab=vocab.to_dict(),
+                            train_config=config, best_valid_perplexity=min(best_ppl, valid_ppl))
+        best_ppl = min(best_ppl, valid_ppl)
+        log(f"epoch {epoch + 1}  train ppl {row['train_perplexity']:.2f}  valid ppl {valid_ppl:.2f}  "
+            f"lr {row['lr']:g}  {seconds:.0f}s  {row['tokens_per_s']:,.0f} tokens/s", quiet)
+
+    if out is not None and (out / BEST_MODEL).is_file():
+        best, _ = load_model(out / BEST_MODEL)
+        test_ppl = perplexity(best, test_ids, eval_batch_size, config["bptt"])
+    else:
+        test_ppl = perplexity(model, test_ids, eval_batch_size, config["bptt"])
+    final = {"test_perplexity": test_ppl, "best_valid_perplexity": best_ppl, "epochs": len(history)}
+    if out is not None:
+        write_metrics(out, config, history, final)
+        if history:
+            from ..viz.plots import plot_curves
+
+            plot_curves(history, ["train_perplexity", "valid_perplexity"], out / "ppl.png", ylabel="perplexity",
+                        title=f"{model_name} on PTB", logy=True)
+    log(f"test perplexity {test_ppl:.2f}", quiet)
+    return {"model": model, "vocab": vocab, "history": history, "final": final, "config": config}

@@ -1,0 +1,380 @@
+"""LSTM language models (DLfS 2, ch. 6): the book's ``Rnnlm`` and ``BetterRnnlm``, plus
+perplexity, text generation and next-word listings.
+
+Both models are *stateful*: ``forward`` starts from the hidden state the previous call left
+(detached, so truncated BPTT stops at the window edge) and ``reset_state()`` forgets it. Inside,
+everything runs time-major so the LSTM and the output layer need no copies of large arrays:
+``ids (B, T) -> embedding -> LSTM -> (B*T, H) -> linear -> logits (B, T, V)``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from .. import backend, nn
+from .. import functional as F
+from ..autograd import Function, Tensor, no_grad
+from ..data.bptt import BPTTBatcher
+
+# ---------------------------------------------------------------------------- fused output layer
+
+_POOL: dict[tuple[Any, ...], list[Any]] = {}
+
+
+_THREADS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+_EXECUTOR: ThreadPoolExecutor | None = None
+
+
+def _in_row_chunks(fn: Any, rows: int, xp: Any) -> None:
+    """Run ``fn(slice)`` over row blocks, in parallel threads on NumPy (its ufuncs release the GIL)."""
+    global _EXECUTOR
+    if xp is not np or _THREADS == 1 or rows < 64:
+        fn(slice(0, rows))
+        return
+    if _EXECUTOR is None:
+        _EXECUTOR = ThreadPoolExecutor(_THREADS, thread_name_prefix="zeronlp-rows")
+    bounds = np.linspace(0, rows, _THREADS + 1).astype(int)
+    list(_EXECUTOR.map(fn, [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]))
+
+
+class LinearSoftmaxCrossEntropy(Function):
+    """L = sum_n [log sum_v e^{z_nv} - z_{n,t_n}] / N with z = h W^T + b (the LM's output layer + loss).
+
+    Backward: dz = (softmax(z) - onehot(t)) / N, dh = dz W, dW = dz^T h, db = sum_n dz.
+    Equal to ``softmax_cross_entropy(linear(h, W, b), t)``, but the (N, V) logits live in one reused
+    buffer that is overwritten in place (exp, then softmax, then dz), so a training step makes about
+    half the passes over the largest array of the model and allocates none of it.
+    """
+
+    def __init__(self, targets: Any, reduction: str = "mean"):
+        if reduction not in ("mean", "sum"):
+            raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+        self.targets, self.reduction = targets, reduction
+
+    def forward(self, h, weight, bias):
+        xp = backend.get_array_module(h)
+        n, vocab = h.shape[0], weight.shape[0]
+        t = self.targets
+        if t.shape != (n,):
+            raise ValueError(f"linear_softmax_cross_entropy: {n} rows need {n} targets, got shape {tuple(t.shape)}")
+        if n and (int(t.min()) < 0 or int(t.max()) >= vocab):
+            raise ValueError(f"linear_softmax_cross_entropy: targets must be in 0..{vocab - 1}")
+        key = (n, vocab, h.dtype.str, xp.__name__)
+        pool = _POOL.setdefault(key, [])
+        z = pool.pop() if pool else xp.empty((n, vocab), dtype=h.dtype)
+        xp.matmul(h, weight.T, out=z)
+        z_t = xp.empty(n, dtype=z.dtype)
+        s = xp.empty(n, dtype=z.dtype)
+
+        def rows_forward(rows: slice) -> None:  # bias, shift by the row max, exp, row sums
+            zr = z[rows]
+            zr += bias
+            zr -= zr.max(axis=1, keepdims=True)
+            z_t[rows] = zr[xp.arange(zr.shape[0]), t[rows]]
+            xp.exp(zr, out=zr)
+            s[rows] = zr.sum(axis=1)
+
+        _in_row_chunks(rows_forward, n, xp)
+        loss = (xp.log(s) - z_t).sum()
+        self.z, self.s, self.key, self.h, self.weight = z, s, key, h, weight
+        self.count = n if self.reduction == "mean" else 1
+        return (loss / self.count).astype(h.dtype)
+
+    def backward(self, gy):
+        z, t = self.z, self.targets
+        xp = backend.get_array_module(z)
+        scale = gy / self.count
+        coef = (scale / self.s)[:, None]
+
+        def rows_backward(rows: slice) -> None:  # softmax * scale - onehot * scale, in place
+            zr = z[rows]
+            zr *= coef[rows]
+            zr[xp.arange(zr.shape[0]), t[rows]] -= scale
+
+        _in_row_chunks(rows_backward, z.shape[0], xp)
+        return z @ self.weight, z.T @ self.h, z.sum(axis=0)
+
+    def release(self) -> None:
+        z = self.__dict__.get("z")
+        if z is not None:
+            pool = _POOL.setdefault(self.key, [])
+            if len(pool) < 2:
+                pool.append(z)
+        super().release()
+
+
+def linear_softmax_cross_entropy(h, weight, bias, targets: Any, reduction: str = "mean") -> Tensor:
+    """Cross-entropy of integer ``targets`` (N,) under softmax(h W^T + b), fused (see the class)."""
+    t = targets.data if isinstance(targets, Tensor) else targets
+    xp = backend.xp()
+    t = xp.asarray(t).reshape(-1)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"linear_softmax_cross_entropy: targets must be integer ids, got dtype {t.dtype}")
+    return LinearSoftmaxCrossEntropy(t, reduction)(h, weight, bias)
+
+
+def _randn(*shape: int, scale: float = 1.0) -> Any:
+    return (backend.get_rng().standard_normal(shape) * scale).astype(backend.get_default_dtype())
+
+
+class _LanguageModel(nn.Module):
+    """Shared stateful forward, loss and config of the LSTM language models."""
+
+    name = "lm"
+
+    def __init__(self, vocab_size: int, wordvec_size: int, hidden_size: int, num_layers: int, dropout: float,
+                 tie_weights: bool):
+        super().__init__()
+        if tie_weights and wordvec_size != hidden_size:
+            raise ValueError(
+                f"{type(self).__name__}: tied weights need wordvec_size == hidden_size, "
+                f"got {wordvec_size} and {hidden_size}"
+            )
+        self.vocab_size, self.wordvec_size, self.hidden_size = vocab_size, wordvec_size, hidden_size
+        self.num_layers, self.dropout, self.tie_weights = num_layers, dropout, tie_weights
+        # the book's initialization: embeddings N(0, 0.01^2), LSTM/affine N(0, 1/fan_in), zero biases
+        self.embed = nn.Embedding(vocab_size, wordvec_size, weight=_randn(vocab_size, wordvec_size, scale=0.01))
+        self.lstm = nn.LSTM(wordvec_size, hidden_size, num_layers=num_layers, dropout=dropout, batch_first=False)
+        for layer in range(num_layers):
+            fan_in = wordvec_size if layer == 0 else hidden_size
+            getattr(self.lstm, f"weight_ih_l{layer}").data[...] = _randn(4 * hidden_size, fan_in,
+                                                                         scale=1 / math.sqrt(fan_in))
+            getattr(self.lstm, f"weight_hh_l{layer}").data[...] = _randn(4 * hidden_size, hidden_size,
+                                                                         scale=1 / math.sqrt(hidden_size))
+            getattr(self.lstm, f"bias_ih_l{layer}").data[...] = 0
+            getattr(self.lstm, f"bias_hh_l{layer}").data[...] = 0
+        if tie_weights:
+            self.fc_bias = nn.Parameter(backend.xp().zeros(vocab_size, dtype=backend.get_default_dtype()))
+        else:
+            self.fc = nn.Linear(hidden_size, vocab_size)
+            self.fc.weight.data[...] = _randn(vocab_size, hidden_size, scale=1 / math.sqrt(hidden_size))
+            self.fc.bias.data[...] = 0
+        self.state: tuple[Tensor, Tensor] | None = None
+
+    # ---- state ---------------------------------------------------------------------------------
+    def reset_state(self) -> None:
+        """Forget the hidden state: the next ``forward`` starts from zeros."""
+        self.state = None
+
+    def config(self) -> dict[str, Any]:
+        """Everything needed to rebuild this model (stored in checkpoints)."""
+        return {"name": self.name, "vocab_size": self.vocab_size, "wordvec_size": self.wordvec_size,
+                "hidden_size": self.hidden_size, "num_layers": self.num_layers, "dropout": self.dropout,
+                "tie_weights": self.tie_weights}
+
+    # ---- forward -------------------------------------------------------------------------------
+    def _check_ids(self, ids: Any) -> Any:
+        ids = ids.data if isinstance(ids, Tensor) else ids
+        xp = backend.xp()
+        ids = ids if backend.get_array_module(ids) is xp and hasattr(ids, "dtype") else xp.asarray(ids)
+        if ids.ndim == 1:
+            ids = ids[None, :]
+        if ids.ndim != 2 or ids.dtype.kind not in "iu":
+            raise ValueError(f"{type(self).__name__}: ids must be integer (batch, seq_len), got shape "
+                             f"{tuple(ids.shape)} dtype {ids.dtype}")
+        return ids
+
+    def features(self, ids: Any) -> Tensor:
+        """Hidden states for ``ids`` (B, T) as a (B*T, H) tensor in batch-major row order."""
+        ids = self._check_ids(ids)
+        batch = ids.shape[0]
+        if self.state is not None and self.state[0].shape[1] != batch:
+            self.state = None  # a different batch size starts a new stream
+        x = F.embedding(ids.T, self.embed.weight)  # (T, B, D): time-major without copying activations
+        x = F.dropout(x, self.dropout, self.training)
+        y, (h, c) = self.lstm(x, self.state)
+        self.state = (h.detach(), c.detach())
+        y = F.dropout(y, self.dropout, self.training)
+        return F.transpose(y, (1, 0, 2)).reshape(-1, self.hidden_size)
+
+    def forward(self, ids: Any) -> Tensor:
+        """Logits (B, T, V) for ids (B, T); continues from the stored state."""
+        ids = self._check_ids(ids)
+        weight, bias = self.output_layer()
+        logits = F.linear(self.features(ids), weight, bias)
+        return logits.reshape(ids.shape[0], ids.shape[1], self.vocab_size)
+
+    def output_layer(self) -> tuple[Any, Any]:
+        """(weight (V, H), bias (V,)) of the softmax layer (the embedding matrix when tied)."""
+        if self.tie_weights:
+            return self.embed.weight, self.fc_bias
+        return self.fc.weight, self.fc.bias
+
+    def loss(self, ids: Any, targets: Any, reduction: str = "mean") -> Tensor:
+        """Softmax cross-entropy of the next-word ``targets`` (B, T) given ``ids`` (B, T) (fused head)."""
+        ids = self._check_ids(ids)
+        targets = targets.data if isinstance(targets, Tensor) else targets
+        if tuple(np.shape(targets)) != tuple(ids.shape):
+            raise ValueError(f"{type(self).__name__}.loss: targets of shape {tuple(np.shape(targets))} "
+                             f"do not match ids of shape {tuple(ids.shape)}")
+        weight, bias = self.output_layer()
+        return linear_softmax_cross_entropy(self.features(ids), weight, bias, targets, reduction)
+
+
+class RNNLM(_LanguageModel):
+    """The book's ``Rnnlm``: Embedding(V, 100) -> LSTM(100) -> Linear(V), softmax with loss.
+
+    Trained with SGD lr 20, gradient clipping 0.25, batch 20, bptt 35 it reaches a test perplexity
+    of about 136 on PTB in 4 epochs (the book's figure).
+    """
+
+    name = "rnnlm"
+
+    def __init__(self, vocab_size: int = 10000, wordvec_size: int = 100, hidden_size: int = 100):
+        super().__init__(vocab_size, wordvec_size, hidden_size, num_layers=1, dropout=0.0, tie_weights=False)
+
+
+class BetterRNNLM(_LanguageModel):
+    """The book's ``BetterRnnlm``: 2-layer LSTM 650, dropout 0.5 on the embedding, between the
+    layers and before the output, and the output weight tied to the embedding matrix.
+    """
+
+    name = "better"
+
+    def __init__(self, vocab_size: int = 10000, wordvec_size: int = 650, hidden_size: int = 650,
+                 num_layers: int = 2, dropout: float = 0.5, tie_weights: bool = True):
+        super().__init__(vocab_size, wordvec_size, hidden_size, num_layers, dropout, tie_weights)
+
+
+MODELS = {"rnnlm": RNNLM, "better": BetterRNNLM}
+
+
+def build_lm(config: dict[str, Any]) -> _LanguageModel:
+    """Rebuild a model from :meth:`config` output."""
+    config = dict(config)
+    name = config.pop("name", None)
+    if name not in MODELS:
+        raise ValueError(f"unknown language model {name!r}; expected one of {sorted(MODELS)}")
+    if name == "rnnlm":
+        return RNNLM(config["vocab_size"], config["wordvec_size"], config["hidden_size"])
+    return BetterRNNLM(**config)
+
+
+# ---------------------------------------------------------------------------- evaluation
+
+
+def perplexity(model: _LanguageModel, ids: Any, batch_size: int = 10, bptt: int = 35) -> float:
+    """exp(mean cross-entropy) of ``model`` over the corpus ``ids``, read as the book does:
+    ``batch_size`` parallel streams, windows of ``bptt`` steps, state carried, no dropout.
+    """
+    was_training = model.training
+    model.eval()
+    model.reset_state()
+    total, count = 0.0, 0
+    try:
+        with no_grad():
+            for x, t in BPTTBatcher(ids, batch_size, bptt):
+                total += float(model.loss(x, t, reduction="sum").data)
+                count += t.size
+    finally:
+        model.reset_state()
+        model.train(was_training)
+    return float(math.exp(min(total / max(count, 1), 700.0)))
+
+
+# ---------------------------------------------------------------------------- generation
+
+
+def _encode_words(words: Sequence[str] | str, vocab: Any) -> list[int]:
+    if isinstance(words, str):
+        words = words.split()
+    ids = []
+    for word in words:
+        if word in vocab:
+            ids.append(vocab.word_to_id[word])
+        elif getattr(vocab, "unk_token", None) is not None:
+            warnings.warn(f"word {word!r} is not in the vocabulary (size {len(vocab)}); using "
+                          f"{vocab.unk_token!r}", stacklevel=3)
+            ids.append(vocab.unk_id)
+        else:
+            raise KeyError(f"word {word!r} is not in the vocabulary (size {len(vocab)})")
+    return ids
+
+
+def _context_ids(context: Any, vocab: Any) -> tuple[list[int], bool]:
+    """(ids, given_as_words) for a string, a list of words, or a list/array of ids."""
+    if isinstance(context, str) or (isinstance(context, (list, tuple)) and context and isinstance(context[0], str)):
+        if vocab is None:
+            raise ValueError("words were given but no vocabulary: pass vocab=...")
+        return _encode_words(context, vocab), True
+    ids = [int(i) for i in np.asarray(context).reshape(-1)]
+    if not ids:
+        raise ValueError("the start/context sequence is empty")
+    return ids, False
+
+
+def _next_logits(model: _LanguageModel, ids: list[int]) -> np.ndarray:
+    logits = model(np.asarray([ids], dtype=np.int64))
+    return backend.to_numpy(logits.data[0, -1]).astype(np.float64)
+
+
+def _probabilities(logits: np.ndarray, temperature: float) -> np.ndarray:
+    z = logits / temperature
+    z -= z.max()
+    p = np.exp(z)
+    return p / p.sum()
+
+
+def generate(model: _LanguageModel, start: Any, length: int = 100, temperature: float = 1.0,
+             top_k: int | None = None, vocab: Any = None, skip_ids: Sequence[int] = (),
+             rng: np.random.Generator | None = None) -> list[Any]:
+    """Sample ``length`` words after ``start`` (ids, or words with ``vocab``); returns start + sample.
+
+    Words are sampled from softmax(logits / temperature), restricted to the ``top_k`` most likely
+    when given, never from ``skip_ids``. Draws from the backend's host Generator (``zn.manual_seed``
+    makes it repeatable) unless ``rng`` is given. Returns words when ``start`` was words, else ids.
+    """
+    if temperature <= 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    ids, as_words = _context_ids(start, vocab)
+    rng = rng or backend.get_host_rng()
+    was_training = model.training
+    model.eval()
+    model.reset_state()
+    out = list(ids)
+    try:
+        with no_grad():
+            logits = _next_logits(model, ids)
+            for _ in range(length):
+                if skip_ids:
+                    logits[list(skip_ids)] = -np.inf
+                if top_k is not None and top_k < len(logits):
+                    cutoff = np.partition(logits, -top_k)[-top_k]
+                    logits = np.where(logits >= cutoff, logits, -np.inf)
+                p = _probabilities(logits, temperature)
+                word = int(np.searchsorted(np.cumsum(p), rng.random() * p.sum(), side="right"))
+                word = min(word, len(p) - 1)
+                out.append(word)
+                logits = _next_logits(model, [word])
+    finally:
+        model.reset_state()
+        model.train(was_training)
+    return vocab.decode(out) if as_words else out
+
+
+def next_words(model: _LanguageModel, context: Any, k: int = 10, vocab: Any = None) -> list[tuple[Any, float]]:
+    """The ``k`` most probable next words after ``context`` with their probabilities, most likely first.
+
+    ``context`` is a string or words (needs ``vocab``; unknown words map to ``<unk>`` with a warning)
+    or ids; the result names words when a vocabulary is given, else ids.
+    """
+    ids, _ = _context_ids(context, vocab)
+    was_training = model.training
+    model.eval()
+    model.reset_state()
+    try:
+        with no_grad():
+            p = _probabilities(_next_logits(model, ids), 1.0)
+    finally:
+        model.reset_state()
+        model.train(was_training)
+    k = min(k, len(p))
+    top = np.argsort(-p, kind="stable")[:k]
+    return [((vocab.id_to_word[i] if vocab is not None else int(i)), float(p[i])) for i in top]
