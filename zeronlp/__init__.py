@@ -24,6 +24,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "Tensor", "Function", "tensor", "as_tensor", "no_grad", "enable_grad", "is_grad_enabled",
-    "functional", "F", "nn", "optim", "viz", "data", "models", "train", "embeddings", "backend", "manual_seed", "use_device",
+    "functional", "F", "nn", "optim", "viz",
+    "data", "models", "train", "embeddings", "backend", "manual_seed", "use_device",
     "get_default_dtype", "set_default_dtype", "gradcheck", "save", "load", "CheckpointError",
 ]

