@@ -2,9 +2,10 @@
 
 Models at the book's sizes (embedding 16; hidden 128 on addition, 256 on date; batch 128) train on
 real batches of the shipped data: forward, cross-entropy, backward, gradient clipping at 5, Adam.
-Each repeat times a fixed number of batches for both libraries, alternating so that load on the
-machine affects both alike; the median seconds per batch is extrapolated to one epoch of 45,000
-examples (352 batches). ratio = PyTorch s/epoch / zeronlp s/epoch (> 1: zeronlp is faster).
+Training steps of the two libraries alternate batch by batch (``repeat`` x a fixed number of
+batches each), so that load on the machine hits both alike; the median seconds per batch is
+extrapolated to one epoch of 45,000 examples (352 batches).
+ratio = PyTorch s/epoch / zeronlp s/epoch (> 1: zeronlp is faster).
 
     python -m benchmarks seq2seq --repeat 5        (or: python benchmarks/seq2seq.py 5)
 """
@@ -90,12 +91,16 @@ def _torch_step(model: Any, optimizer: Any) -> Any:
     return step
 
 
-def _time_batches(step: Any, x: np.ndarray, t: np.ndarray, batches: int, offset: int) -> float:
-    start = time.perf_counter()
+def _alternate(steps: list[Any], x: np.ndarray, t: np.ndarray, batches: int, offset: int) -> list[list[float]]:
+    """Seconds of each training step, alternating the libraries batch by batch (same batches for each)."""
+    times: list[list[float]] = [[] for _ in steps]
     for b in range(batches):
         i = (offset + b) * BATCH % (len(x) - BATCH)
-        step(x[i:i + BATCH], t[i:i + BATCH])
-    return (time.perf_counter() - start) / batches
+        for k, step in enumerate(steps):
+            start = time.perf_counter()
+            step(x[i:i + BATCH], t[i:i + BATCH])
+            times[k].append(time.perf_counter() - start)
+    return times
 
 
 def run(repeat: int = 3, args: Any = None) -> list[dict[str, Any]]:
@@ -117,14 +122,10 @@ def run(repeat: int = 3, args: Any = None) -> list[dict[str, Any]]:
             torch.manual_seed(0)
             reference = _torch_model(cls.kind, len(vocab), 16, hidden)
             theirs = _torch_step(reference, torch.optim.Adam(reference.parameters(), lr=1e-3))
-        _time_batches(ours, x, t, 2, 0)  # warm up allocators and BLAS
-        if theirs is not None:
-            _time_batches(theirs, x, t, 2, 0)
-        ours_s, theirs_s = [], []
-        for r in range(repeat):
-            ours_s.append(_time_batches(ours, x, t, batches, r * batches))
-            if theirs is not None:
-                theirs_s.append(_time_batches(theirs, x, t, batches, r * batches))
+        steps = [ours] if theirs is None else [ours, theirs]
+        _alternate(steps, x, t, 2, 0)  # warm up allocators and BLAS
+        samples = _alternate(steps, x, t, batches * repeat, 2)
+        ours_s, theirs_s = samples[0], samples[1] if theirs is not None else []
         row: dict[str, Any] = {"case": name, "zeronlp_s_per_epoch": statistics.median(ours_s) * EPOCH_BATCHES}
         if theirs_s:
             row["torch_s_per_epoch"] = statistics.median(theirs_s) * EPOCH_BATCHES
@@ -135,7 +136,7 @@ def run(repeat: int = 3, args: Any = None) -> list[dict[str, Any]]:
         print(f"{name:26s} zeronlp {row['zeronlp_s_per_epoch']:7.1f} s/epoch{torch_text}", flush=True)
     if torch is not None:
         print(f"(torch {torch.__version__}, {torch.get_num_threads()} threads; numpy {np.__version__}; "
-              f"median of {repeat}, extrapolated from timed batches to {EPOCH_BATCHES} batches of {BATCH})")
+              f"median of {len(ours_s)} batches each, extrapolated to {EPOCH_BATCHES} batches of {BATCH})")
     return rows
 
 

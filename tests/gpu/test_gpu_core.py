@@ -9,6 +9,8 @@ import pytest
 import zeronlp as zn
 import zeronlp.functional as F
 
+from .conftest import SECOND_DEVICE
+
 pytestmark = pytest.mark.gpu
 rng = np.random.default_rng(0)
 
@@ -68,7 +70,7 @@ def test_function_matches_numpy(name, fn, shapes, on_cpu_and_gpu):
         return y.numpy(), [zn.backend.to_numpy(x.grad) for x in xs], y.device
 
     (cpu_y, cpu_grads, cpu_dev), (gpu_y, gpu_grads, gpu_dev) = on_cpu_and_gpu(run)
-    assert cpu_dev == "cpu" and gpu_dev == "cuda"
+    assert cpu_dev == "cpu" and gpu_dev == SECOND_DEVICE
     np.testing.assert_allclose(gpu_y, cpu_y, rtol=1e-4, atol=1e-5)
     for a, b in zip(gpu_grads, cpu_grads):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)

@@ -10,10 +10,8 @@ everything runs time-major so the LSTM and the output layer need no copies of la
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -26,22 +24,6 @@ from ..data.bptt import BPTTBatcher
 # ---------------------------------------------------------------------------- fused output layer
 
 _POOL: dict[tuple[Any, ...], list[Any]] = {}
-
-
-_THREADS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
-_EXECUTOR: ThreadPoolExecutor | None = None
-
-
-def _in_row_chunks(fn: Any, rows: int, xp: Any) -> None:
-    """Run ``fn(slice)`` over row blocks, in parallel threads on NumPy (its ufuncs release the GIL)."""
-    global _EXECUTOR
-    if xp is not np or _THREADS == 1 or rows < 64:
-        fn(slice(0, rows))
-        return
-    if _EXECUTOR is None:
-        _EXECUTOR = ThreadPoolExecutor(_THREADS, thread_name_prefix="zeronlp-rows")
-    bounds = np.linspace(0, rows, _THREADS + 1).astype(int)
-    list(_EXECUTOR.map(fn, [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]))
 
 
 class LinearSoftmaxCrossEntropy(Function):
@@ -70,35 +52,22 @@ class LinearSoftmaxCrossEntropy(Function):
         pool = _POOL.setdefault(key, [])
         z = pool.pop() if pool else xp.empty((n, vocab), dtype=h.dtype)
         xp.matmul(h, weight.T, out=z)
-        z_t = xp.empty(n, dtype=z.dtype)
-        s = xp.empty(n, dtype=z.dtype)
-
-        def rows_forward(rows: slice) -> None:  # bias, shift by the row max, exp, row sums
-            zr = z[rows]
-            zr += bias
-            zr -= zr.max(axis=1, keepdims=True)
-            z_t[rows] = zr[xp.arange(zr.shape[0]), t[rows]]
-            xp.exp(zr, out=zr)
-            s[rows] = zr.sum(axis=1)
-
-        _in_row_chunks(rows_forward, n, xp)
+        z += bias
+        z -= z.max(axis=1, keepdims=True)
+        rows = xp.arange(n)
+        z_t = z[rows, t]
+        xp.exp(z, out=z)
+        s = z.sum(axis=1)
         loss = (xp.log(s) - z_t).sum()
-        self.z, self.s, self.key, self.h, self.weight = z, s, key, h, weight
+        self.z, self.s, self.rows, self.key, self.h, self.weight = z, s, rows, key, h, weight
         self.count = n if self.reduction == "mean" else 1
         return (loss / self.count).astype(h.dtype)
 
     def backward(self, gy):
         z, t = self.z, self.targets
-        xp = backend.get_array_module(z)
         scale = gy / self.count
-        coef = (scale / self.s)[:, None]
-
-        def rows_backward(rows: slice) -> None:  # softmax * scale - onehot * scale, in place
-            zr = z[rows]
-            zr *= coef[rows]
-            zr[xp.arange(zr.shape[0]), t[rows]] -= scale
-
-        _in_row_chunks(rows_backward, z.shape[0], xp)
+        z *= (scale / self.s)[:, None]  # softmax * scale, in place
+        z[self.rows, t] -= scale
         return z @ self.weight, z.T @ self.h, z.sum(axis=0)
 
     def release(self) -> None:
@@ -121,7 +90,9 @@ def linear_softmax_cross_entropy(h, weight, bias, targets: Any, reduction: str =
 
 
 def _randn(*shape: int, scale: float = 1.0) -> Any:
-    return (backend.get_rng().standard_normal(shape) * scale).astype(backend.get_default_dtype())
+    """N(0, scale^2) drawn on the host (same weights on CPU and GPU for a seed), on the current device."""
+    values = (backend.get_host_rng().standard_normal(shape) * scale).astype(backend.get_default_dtype())
+    return backend.xp().asarray(values)
 
 
 class _LanguageModel(nn.Module):
@@ -291,7 +262,7 @@ def _encode_words(words: Sequence[str] | str, vocab: Any) -> list[int]:
             ids.append(vocab.word_to_id[word])
         elif getattr(vocab, "unk_token", None) is not None:
             warnings.warn(f"word {word!r} is not in the vocabulary (size {len(vocab)}); using "
-                          f"{vocab.unk_token!r}", stacklevel=3)
+                          f"{vocab.unk_token!r}", stacklevel=4)
             ids.append(vocab.unk_id)
         else:
             raise KeyError(f"word {word!r} is not in the vocabulary (size {len(vocab)})")

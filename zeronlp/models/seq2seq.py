@@ -93,10 +93,11 @@ class _EncoderDecoder(Module):
         self.init = init
         if init == "pytorch":
             return
-        rng = backend.get_rng()
+        rng = backend.get_host_rng()  # host draws: the same weights on CPU and GPU for a seed
+        xp = backend.xp()
         for module in self.modules():
             if isinstance(module, Embedding):
-                module.weight.data[...] = rng.normal(0.0, 0.01, module.weight.shape)
+                module.weight.data[...] = xp.asarray(rng.normal(0.0, 0.01, module.weight.shape))
                 continue
             if not isinstance(module, (LSTM, Linear)):
                 continue
@@ -106,7 +107,7 @@ class _EncoderDecoder(Module):
                 if name.startswith("bias"):
                     param.data[...] = 0
                 else:
-                    param.data[...] = rng.normal(0.0, 1.0 / np.sqrt(param.shape[1]), param.shape)
+                    param.data[...] = xp.asarray(rng.normal(0.0, 1.0 / np.sqrt(param.shape[1]), param.shape))
 
     def extra_repr(self) -> str:
         return f"vocab_size={self.vocab_size}, wordvec_size={self.wordvec_size}, hidden_size={self.hidden_size}"
