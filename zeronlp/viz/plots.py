@@ -19,6 +19,27 @@ def _pyplot():
     return plt
 
 
+def _save(fig: Any, path: str | os.PathLike) -> Path:
+    """Write ``fig`` as a PNG (creating the folder) and free it."""
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    _pyplot().close(fig)
+    return path
+
+
+def _decorate(ax: Any, xlabel: str, ylabel: str, title: str, logy: bool) -> None:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    if logy:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend()
+
+
 def plot_curves(history: list[dict[str, Any]], keys: Sequence[str], path: str | os.PathLike,
                 ylabel: str = "", title: str = "", xkey: str = "epoch", logy: bool = False) -> Path:
     """Plot ``history[i][key]`` against ``history[i][xkey]`` for each key present; save PNG."""
@@ -29,20 +50,8 @@ def plot_curves(history: list[dict[str, Any]], keys: Sequence[str], path: str | 
         if points:
             xs, ys = zip(*points)
             ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, label=key)
-    ax.set_xlabel(xkey)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    if logy:
-        ax.set_yscale("log")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    _decorate(ax, xkey, ylabel, title, logy)
+    return _save(fig, path)
 
 
 def plot_series(series: dict[str, Sequence[float]], path: str | os.PathLike, xlabel: str = "",
@@ -52,20 +61,8 @@ def plot_series(series: dict[str, Sequence[float]], path: str | os.PathLike, xla
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name, values in series.items():
         ax.plot(np.arange(1, len(values) + 1), values, label=name)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    if logy:
-        ax.set_yscale("log")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    _decorate(ax, xlabel, ylabel, title, logy)
+    return _save(fig, path)
 
 
 def plot_decision_boundary(predict: Any, x: np.ndarray, t: np.ndarray, path: str | os.PathLike,
@@ -84,12 +81,7 @@ def plot_decision_boundary(predict: Any, x: np.ndarray, t: np.ndarray, path: str
     ax.set_ylim(y_min, y_max)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_heatmap(matrix: np.ndarray, path: str | os.PathLike, row_labels: Sequence[str] = (),
@@ -116,9 +108,4 @@ def plot_heatmap(matrix: np.ndarray, path: str | os.PathLike, row_labels: Sequen
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
