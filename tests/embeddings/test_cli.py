@@ -50,7 +50,7 @@ def test_word2vec_command_writes_outputs(tmp_path, corpus, model, capsys):
     assert "goodbye" in wv and wv.vector_size == 4
     assert KeyedVectors.load_word2vec_format(out / "vectors.txt").index_to_key == wv.index_to_key
     metrics = json.loads((out / "metrics.json").read_text())
-    assert {"analogy_accuracy", "wordsim353_spearman", "simlex999_spearman"} <= set(metrics)
+    assert {"test_analogy_accuracy", "test_wordsim353_spearman", "test_simlex999_spearman"} <= set(metrics["final"])
     report = json.loads((out / "report.json").read_text())
     assert report["config"]["model"] == model
     assert (out / "pca.png").read_bytes()[:4] == b"\x89PNG"
@@ -70,3 +70,17 @@ def test_missing_inputs(tmp_path):
         run(["similar", "cat", "--vectors", str(tmp_path / "none.safetensors")])
     with pytest.raises(SystemExit, match="not found"):
         run(["word2vec", "--corpus", str(tmp_path / "none.txt"), "--out", str(tmp_path / "o")])
+
+
+def test_word2vec_resume_reuses_saved_vectors(tmp_path, corpus):
+    out = tmp_path / "run"
+    base = ["word2vec", "--corpus", str(corpus), "--dim", "4", "--min-count", "1", "--out", str(out), "--quiet"]
+    with pytest.raises(SystemExit, match="cannot resume"):
+        run(base + ["--resume"])
+    assert run(base) == 0
+    before = KeyedVectors.load(out / "vectors.safetensors")
+    corpus.write_text("")  # resuming must not read (or retrain on) the corpus again
+    assert run(base + ["--resume"]) == 0
+    after = KeyedVectors.load(out / "vectors.safetensors")
+    assert (before.vectors == after.vectors).all()
+    assert "test_analogy_accuracy" in json.loads((out / "metrics.json").read_text())["final"]

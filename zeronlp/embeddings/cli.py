@@ -64,6 +64,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--out", default=DEFAULT_OUT, help=f"output directory (default {DEFAULT_OUT})")
     p.add_argument("--plot-words", default=None, help="comma-separated words for the PCA plot")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--resume", action="store_true", help="reuse OUT/vectors.safetensors instead of training")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="word2vec trains on the CPU")
     p.set_defaults(func=cmd_word2vec)
 
     p = subparsers.add_parser("similar", help="nearest words by cosine similarity")
@@ -125,23 +127,35 @@ def train_keyed_vectors(args: argparse.Namespace, sentences: list[list[str]]):
 
 
 def cmd_word2vec(args: argparse.Namespace) -> int:
+    from ..train.metrics import write_metrics
     from .evaluate import evaluate_all
+    from .keyedvectors import KeyedVectors
 
+    if getattr(args, "device", "cpu") != "cpu":
+        raise SystemExit("zeronlp word2vec: training runs on the CPU (numba kernels); use --device cpu")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    sentences = _sentences(args.corpus)
+    vectors_path = out / "vectors.safetensors"
     t0 = time.perf_counter()
-    try:
-        wv, words_per_second = train_keyed_vectors(args, sentences)
-    except ValueError as err:
-        raise SystemExit(f"zeronlp word2vec: {err}") from None
+    if args.resume and vectors_path.is_file():
+        # training takes seconds and keeps no epoch state: resuming reuses the finished vectors
+        wv, words_per_second = KeyedVectors.load(vectors_path), None
+    elif args.resume:
+        raise SystemExit(f"zeronlp word2vec: cannot resume: no vectors at {vectors_path}")
+    else:
+        try:
+            wv, words_per_second = train_keyed_vectors(args, _sentences(args.corpus))
+        except ValueError as err:
+            raise SystemExit(f"zeronlp word2vec: {err}") from None
+        wv.save(vectors_path)
+        wv.save_word2vec_format(out / "vectors.txt")
     seconds = time.perf_counter() - t0
-    wv.save(out / "vectors.safetensors")
-    wv.save_word2vec_format(out / "vectors.txt")
     metrics, sections = evaluate_all(wv)
     metrics.update({"train_seconds": seconds, "words_per_second": words_per_second, "vocab_size": len(wv)})
     config = {k: v for k, v in vars(args).items() if k != "func"}
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    # metrics.json follows the convention of every training command: config, history, final test_* metrics
+    final = {f"test_{k}" if k.startswith(("analogy", "wordsim", "simlex")) else k: v for k, v in metrics.items()}
+    write_metrics(out, config, [], final)
     (out / "report.json").write_text(
         json.dumps({"config": config, "metrics": metrics, "analogy_sections": sections}, indent=2) + "\n"
     )
