@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend
-from ..autograd import Function, Tensor
+from ..autograd import Function, Tensor, is_grad_enabled
 from . import activation, basic
 from .layers import linear
 
@@ -190,13 +190,15 @@ class LSTMFunction(Function):
         H = w_hh.shape[1]
         dtype = x.dtype
         x = _time_major(x, self.reverse)
+        training = is_grad_enabled()
         # gates: pre-activations, then (in place) activations i, f, g, o for every step
         gates = xp.matmul(x.reshape(T * B, -1), w_ih.T).reshape(T, B, 4 * H)
         if b_ih is not None:
             gates += b_ih + b_hh
         hs = xp.empty((T + 1, B, H), dtype=dtype)
         cs = xp.empty((T + 1, B, H), dtype=dtype)
-        tanh_c = xp.empty((T, B, H), dtype=dtype)
+        # tanh(c_t) of every step is kept for backward; without grad one (B, H) buffer will do
+        tanh_c = xp.empty((T if training else 1, B, H), dtype=dtype)
         hs[0], cs[0] = h0, c0
         # sigmoid(a) = 0.5 tanh(0.5 a) + 0.5 on i, f, o; plain tanh on g: scale, tanh, scale, shift
         scale = xp.full(4 * H, 0.5, dtype=dtype)
@@ -225,10 +227,12 @@ class LSTMFunction(Function):
             if peep is not None:
                 z_o += peep[2] * c
                 o[...] = _sigmoid_(z_o)
-            xp.tanh(c, out=tanh_c[t])
-            xp.multiply(o, tanh_c[t], out=hs[t + 1])
-        self.x, self.hs, self.cs, self.tanh_c, self.gates = x, hs, cs, tanh_c, gates
-        self.w_ih, self.w_hh, self.peep = w_ih, w_hh, peep
+            tc = tanh_c[t if training else 0]
+            xp.tanh(c, out=tc)
+            xp.multiply(o, tc, out=hs[t + 1])
+        if training:
+            self.x, self.hs, self.cs, self.tanh_c, self.gates = x, hs, cs, tanh_c, gates
+            self.w_ih, self.w_hh, self.peep = w_ih, w_hh, peep
         y = hs[1:][::-1] if self.reverse else hs[1:]
         return xp.ascontiguousarray(y), hs[T].copy(), cs[T].copy()
 
@@ -239,13 +243,19 @@ class LSTMFunction(Function):
         dtype = a.dtype
         i, f, g, o = a[..., :H], a[..., H:2 * H], a[..., 2 * H:3 * H], a[..., 3 * H:]
         # factors for every step at once: dZ_t = [dc, dc, dc, dh] * partner * activation'
-        factor = a * (1 - a)
-        factor[..., 2 * H:3 * H] = 1 - g * g
+        # (in place on two buffers: s' = s (1 - s) on i, f, o, tanh' = 1 - g^2 on g)
+        factor = xp.subtract(1, a)
+        factor *= a
+        fg = factor[..., 2 * H:3 * H]
+        xp.multiply(g, g, out=fg)
+        xp.subtract(1, fg, out=fg)
         factor[..., :H] *= g
         factor[..., H:2 * H] *= cs[:-1]
-        factor[..., 2 * H:3 * H] *= i
+        fg *= i
         factor[..., 3 * H:] *= tanh_c
-        o_dtanh = o * (1 - tanh_c * tanh_c)
+        o_dtanh = xp.multiply(tanh_c, tanh_c)
+        xp.subtract(1, o_dtanh, out=o_dtanh)
+        o_dtanh *= o
         if gy is not None:
             gy = gy[::-1] if self.reverse else gy
         dz = xp.empty((T, B, 4 * H), dtype=dtype)
