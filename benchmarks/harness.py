@@ -47,6 +47,36 @@ def report(title: str, rows: list[tuple[str, float, str]], reference: str, unit:
         print(f"{name:24s} {value:14.5f} {ref / value:17.2f}x  {note}")
 
 
+def blas_description() -> str:
+    """NumPy's BLAS and the kernel set it chose, e.g. ``OpenBLAS 0.3.31 (Haswell kernels)``.
+
+    OpenBLAS picks its kernels from the CPU id unless ``OPENBLAS_CORETYPE`` forces a set; on CPUs
+    newer than the OpenBLAS release (or with a forced older set) it runs AVX2 kernels on AVX-512
+    hardware, which halves GEMM throughput. Needs ``threadpoolctl`` (the ``bench`` extra).
+    """
+    import os
+
+    import numpy  # noqa: F401 - loads the BLAS that threadpoolctl inspects
+
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    suffix = f", OPENBLAS_CORETYPE={forced}" if forced else ""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return f"BLAS unknown (install threadpoolctl){suffix}"
+    for lib in threadpool_info():
+        if lib.get("user_api") == "blas" and "numpy" in lib.get("filepath", "") + lib.get("prefix", ""):
+            break
+    else:
+        blas = [lib for lib in threadpool_info() if lib.get("user_api") == "blas"]
+        if not blas:
+            return f"BLAS unknown{suffix}"
+        lib = blas[0]
+    name = lib.get("internal_api", "blas")
+    name = {"openblas": "OpenBLAS", "mkl": "MKL"}.get(name, name)
+    return f"{name} {lib.get('version')} ({lib.get('architecture')} kernels{suffix})"
+
+
 def torch_or_none() -> Any:
     try:
         import torch

@@ -21,7 +21,7 @@ import zeronlp as zn
 from zeronlp.data import BPTTBatcher, load_ptb
 from zeronlp.models import RNNLM, BetterRNNLM
 
-from .harness import interleaved, median, torch_or_none
+from .harness import blas_description, interleaved, median, torch_or_none
 
 BATCH, BPTT = 20, 35
 CONFIGS = {
@@ -144,7 +144,7 @@ def run(repeat: int, args: Any) -> list[dict[str, Any]]:
             rows.append({"model": name, "mode": mode, "zeronlp": zt, "torch": tt, "ratio": zt / tt})
     threads = torch.get_num_threads() if torch is not None else "?"
     header = (f"{platform.machine()}, python {platform.python_version()}, numpy {np.__version__}, "
-              f"torch {torch.__version__ if torch else 'n/a'} ({threads} threads), repeat {repeat}")
+              f"{blas_description()}, torch {torch.__version__ if torch else 'n/a'} ({threads} threads), repeat {repeat}")
     lines = ["| model | mode | zeronlp tokens/s | PyTorch tokens/s | ratio |", "|---|---|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['model']} | {r['mode']} | {r['zeronlp']:,.0f} | {r['torch']:,.0f} | {r['ratio']:.2f}x |")
