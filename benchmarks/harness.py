@@ -77,6 +77,25 @@ def blas_description() -> str:
     return f"{name} {lib.get('version')} ({lib.get('architecture')} kernels{suffix})"
 
 
+LAST_RUN_BEGIN, LAST_RUN_END = "<!-- last run: written by the benchmark -->", "<!-- end of last run -->"
+
+
+def record_last_run(readme: Any, text: str) -> None:
+    """Replace the block between the last-run markers of ``readme`` with ``text`` (append it if absent),
+    leaving the hand-written measurements and explanations around it untouched."""
+    from pathlib import Path
+
+    path = Path(readme)
+    old = path.read_text(encoding="utf-8") if path.is_file() else ""
+    block = f"{LAST_RUN_BEGIN}\n{text.rstrip()}\n{LAST_RUN_END}"
+    start, end = old.find(LAST_RUN_BEGIN), old.find(LAST_RUN_END)
+    if start != -1 and end > start:
+        new = old[:start] + block + old[end + len(LAST_RUN_END):]
+    else:
+        new = old.rstrip() + ("\n\n" if old else "") + block + "\n"
+    path.write_text(new, encoding="utf-8")
+
+
 def torch_or_none() -> Any:
     try:
         import torch

@@ -4,8 +4,8 @@
 Training = forward + softmax cross-entropy + backward + clip_grad_norm(0.25) + SGD step, with the
 hidden state carried (detached) from window to window; evaluation = forward + loss under no_grad.
 Both libraries run the same architecture on the same windows; tokens/s = 700 tokens per window.
-The timings alternate between the libraries (A B A B ...) and report medians; results are also
-written to ``benchmarks/README_lstm.md``.
+The timings alternate between the libraries (A B A B ...) and report medians; the table also
+replaces the "last run" block of ``benchmarks/README_lstm.md`` (``--no-readme`` to skip).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import zeronlp as zn
 from zeronlp.data import BPTTBatcher, load_ptb
 from zeronlp.models import RNNLM, BetterRNNLM
 
-from .harness import blas_description, interleaved, median, torch_or_none
+from .harness import blas_description, interleaved, median, record_last_run, torch_or_none
 
 BATCH, BPTT = 20, 35
 CONFIGS = {
@@ -117,7 +117,7 @@ def parse_extra(extra: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="benchmarks lstm")
     p.add_argument("--models", default="rnnlm,better")
     p.add_argument("--windows", type=int, default=None, help="windows per timed call (default 10 / 3)")
-    p.add_argument("--no-readme", action="store_true", help="do not rewrite benchmarks/README_lstm.md")
+    p.add_argument("--no-readme", action="store_true", help="leave benchmarks/README_lstm.md alone")
     return p.parse_args(extra)
 
 
@@ -144,19 +144,14 @@ def run(repeat: int, args: Any) -> list[dict[str, Any]]:
             rows.append({"model": name, "mode": mode, "zeronlp": zt, "torch": tt, "ratio": zt / tt})
     threads = torch.get_num_threads() if torch is not None else "?"
     header = (f"{platform.machine()}, python {platform.python_version()}, numpy {np.__version__}, "
-              f"{blas_description()}, torch {torch.__version__ if torch else 'n/a'} ({threads} threads), repeat {repeat}")
+              f"{blas_description()}, torch {torch.__version__ if torch else 'n/a'} ({threads} threads), "
+              f"repeat {repeat}")
     lines = ["| model | mode | zeronlp tokens/s | PyTorch tokens/s | ratio |", "|---|---|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['model']} | {r['mode']} | {r['zeronlp']:,.0f} | {r['torch']:,.0f} | {r['ratio']:.2f}x |")
     print(header)
     print("\n".join(lines))
     if not opts.no_readme:
-        path = Path(__file__).with_name("README_lstm.md")
-        path.write_text(
-            "# LSTM language models: zeronlp vs PyTorch CPU\n\n"
-            "`python -m benchmarks lstm --repeat N` — batch 20, bptt 35, PTB windows; training is "
-            "forward + loss + backward + clip 0.25 + SGD step with the state carried, evaluation is "
-            "forward + loss under no_grad. Ratio > 1 means zeronlp is faster.\n\n"
-            f"Last run: {header}\n\n" + "\n".join(lines) + "\n"
-        )
+        record_last_run(Path(__file__).with_name("README_lstm.md"),
+                        f"Last run of `python -m benchmarks lstm --repeat {repeat}`: {header}\n\n" + "\n".join(lines))
     return rows

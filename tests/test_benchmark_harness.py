@@ -1,0 +1,30 @@
+"""The benchmark harness's README update keeps the hand-written text around the last-run block."""
+
+from benchmarks.harness import LAST_RUN_BEGIN, LAST_RUN_END, blas_description, record_last_run
+
+
+def test_record_last_run_appends_then_replaces_only_the_block(tmp_path):
+    readme = tmp_path / "README_x.md"
+    readme.write_text("# Title\n\nMeasured by hand: 1.5x.\n", encoding="utf-8")
+    record_last_run(readme, "| a | 1 |")
+    first = readme.read_text(encoding="utf-8")
+    assert first.startswith("# Title\n\nMeasured by hand: 1.5x.\n")
+    assert f"{LAST_RUN_BEGIN}\n| a | 1 |\n{LAST_RUN_END}" in first
+
+    readme.write_text(first + "\nNotes after the block.\n", encoding="utf-8")
+    record_last_run(readme, "| a | 2 |")
+    second = readme.read_text(encoding="utf-8")
+    assert "| a | 1 |" not in second and "| a | 2 |" in second
+    assert second.count(LAST_RUN_BEGIN) == 1 and second.count(LAST_RUN_END) == 1
+    assert "Measured by hand: 1.5x." in second and second.rstrip().endswith("Notes after the block.")
+
+
+def test_record_last_run_creates_a_missing_file(tmp_path):
+    readme = tmp_path / "new.md"
+    record_last_run(readme, "table")
+    assert readme.read_text(encoding="utf-8") == f"{LAST_RUN_BEGIN}\ntable\n{LAST_RUN_END}\n"
+
+
+def test_blas_description_names_the_library_or_says_unknown():
+    text = blas_description()
+    assert "kernels" in text or "unknown" in text
