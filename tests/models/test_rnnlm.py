@@ -211,3 +211,23 @@ def test_fused_head_row_chunks_match_composition():
     np.testing.assert_allclose(loss1.data, loss2.data, rtol=1e-5)
     for a, c in zip(fused, plain):
         np.testing.assert_allclose(a.grad, c.grad, atol=1e-6)
+
+
+def test_metrics_json_follows_the_run_epoch_by_epoch(corpus, tmp_path, monkeypatch):
+    import zeronlp.models.lm_train as lm_train
+
+    real, calls = lm_train.perplexity, []
+
+    def interrupted_on_second_validation(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(lm_train, "perplexity", interrupted_on_second_validation)
+    with pytest.raises(KeyboardInterrupt):
+        _train(corpus, epochs=3, out_dir=tmp_path)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert [row["epoch"] for row in metrics["history"]] == [1]
+    assert metrics["final"]["epochs"] == 1 and "test_perplexity" not in metrics["final"]
+    assert metrics["final"]["best_valid_perplexity"] == pytest.approx(metrics["history"][0]["valid_perplexity"])

@@ -6,7 +6,8 @@ start of every epoch). SGD with gradient clipping; after each epoch the validati
 measured and the learning rate divided by 4 when it got worse (``ReduceOnPlateau(factor=0.25)``).
 Every epoch writes ``OUT/checkpoint.safetensors`` (model, optimizer, scheduler, epoch, history,
 RNG states, model config and vocabulary); the best model by validation perplexity is kept in
-``OUT/model.safetensors`` and gives the final test perplexity. A NaN/inf loss stops the run with
+``OUT/model.safetensors`` and gives the final test perplexity. ``OUT/metrics.json`` is rewritten
+after every epoch with the history so far. A NaN/inf loss stops the run with
 :class:`~zeronlp.train.TrainingDiverged` and leaves the last good checkpoint untouched.
 """
 
@@ -163,6 +164,9 @@ def train_lm(model_name: str = "rnnlm", epochs: int | None = None, batch_size: i
             save_checkpoint(out / CHECKPOINT, model, optimizer, epoch=epoch + 1, history=history,
                             scheduler=scheduler.state_dict(), config=model.config(), vocab=vocab.to_dict(),
                             train_config=config, best_valid_perplexity=min(best_ppl, valid_ppl))
+            # the history so far, so a long run can be watched (final metrics come at the end)
+            write_metrics(out, config, history, {"best_valid_perplexity": min(best_ppl, valid_ppl),
+                                                 "epochs": len(history)})
         best_ppl = min(best_ppl, valid_ppl)
         log(f"epoch {epoch + 1}  train ppl {row['train_perplexity']:.2f}  valid ppl {valid_ppl:.2f}  "
             f"lr {row['lr']:g}  {seconds:.0f}s  {row['tokens_per_s']:,.0f} tokens/s", quiet)
