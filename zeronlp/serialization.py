@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import backend
+from .fileio import atomic_path
 
 _FORMAT = "zeronlp-checkpoint/1"
 _ARRAY_KEY = "__array__"
@@ -70,16 +70,8 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     arrays: dict[str, np.ndarray] = {}
     tree = _encode(obj, arrays, "")
     metadata = {"format": _FORMAT, "tree": json.dumps(tree)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(arrays, tmp, metadata=metadata)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_path(path) as tmp:
+        save_file(arrays, str(tmp), metadata=metadata)
 
 
 def load(path: str | os.PathLike) -> Any:

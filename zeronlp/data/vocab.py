@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 
 import numpy as np
+
+from ..fileio import atomic_open
 
 _TOKEN_RE = re.compile(r"\w+(?:['\-]\w+)*|[^\w\s]")
 
@@ -162,16 +162,8 @@ class Vocabulary:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the vocabulary as JSON (atomically: temporary file, then rename)."""
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(self.to_dict(), f, ensure_ascii=False)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic_open(path) as f:
+            json.dump(self.to_dict(), f, ensure_ascii=False)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Vocabulary:

@@ -24,6 +24,7 @@ from .. import functional as F
 from ..autograd import Tensor, no_grad
 from ..data.news import CATEGORIES
 from ..data.vocab import Vocabulary
+from ..fileio import atomic_path
 from ..nn import Dropout, Linear, Module, ReLU, Sequential
 from ..serialization import CheckpointError, load, save
 from ..train import Trainer, confusion_matrix, precision_recall_f1
@@ -176,10 +177,8 @@ class ClassifierTrainer(Trainer):
         if self.epoch_checkpoints and self.checkpoint_path is not None:
             folder = self.out_dir / "checkpoints"
             folder.mkdir(parents=True, exist_ok=True)
-            target = folder / f"epoch_{self.epoch:03d}.safetensors"
-            tmp = folder / f".{target.name}.tmp"
-            shutil.copyfile(self.checkpoint_path, tmp)
-            os.replace(tmp, target)
+            with atomic_path(folder / f"epoch_{self.epoch:03d}.safetensors") as tmp:
+                shutil.copyfile(self.checkpoint_path, tmp)
         accuracy = self.history[-1].get("valid_accuracy")
         if accuracy is not None and accuracy > self.best_accuracy:
             self.best_accuracy, self.best_epoch = accuracy, self.epoch

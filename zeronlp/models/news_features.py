@@ -10,7 +10,6 @@ A title whose words are all unknown (or an empty title) gets the zero vector.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import numpy as np
 from ..data.news import SPLITS, load_news
 from ..data.ptb import load_ptb_sentences
 from ..data.vocab import tokenize
+from ..fileio import atomic_path
 
 FEATURE_KEYS = tuple(f"{kind}_{split}" for split in SPLITS for kind in ("X", "y"))
 
@@ -76,16 +76,8 @@ def save_features(path: str | os.PathLike, features: dict[str, np.ndarray]) -> P
     from safetensors.numpy import save_file
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file({k: np.ascontiguousarray(v) for k, v in features.items()}, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_path(path) as tmp:
+        save_file({k: np.ascontiguousarray(v) for k, v in features.items()}, str(tmp))
     return path
 
 

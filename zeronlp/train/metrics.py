@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .. import backend
+from ..fileio import atomic_open
 
 
 def accuracy(logits: Any, targets: Any) -> float:
@@ -63,13 +63,9 @@ def _jsonable(value: Any) -> Any:
 
 def write_json(path: str | os.PathLike, data: Any) -> None:
     """Write JSON atomically (temporary file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+    with atomic_open(path) as handle:
         json.dump(_jsonable(data), handle, indent=2)
         handle.write("\n")
-    os.replace(tmp, path)
 
 
 def write_metrics(out_dir: str | os.PathLike, config: dict[str, Any], history: list[dict[str, Any]],
