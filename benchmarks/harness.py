@@ -64,14 +64,11 @@ def blas_description() -> str:
         from threadpoolctl import threadpool_info
     except ImportError:
         return f"BLAS unknown (install threadpoolctl){suffix}"
-    for lib in threadpool_info():
-        if lib.get("user_api") == "blas" and "numpy" in lib.get("filepath", "") + lib.get("prefix", ""):
-            break
-    else:
-        blas = [lib for lib in threadpool_info() if lib.get("user_api") == "blas"]
-        if not blas:
-            return f"BLAS unknown{suffix}"
-        lib = blas[0]
+    blas = [lib for lib in threadpool_info() if lib.get("user_api") == "blas"]
+    if not blas:
+        return f"BLAS unknown{suffix}"
+    # NumPy's own copy when several libraries bundle one (e.g. scipy's)
+    lib = next((b for b in blas if "numpy" in b.get("filepath", "") + b.get("prefix", "")), blas[0])
     name = lib.get("internal_api", "blas")
     name = {"openblas": "OpenBLAS", "mkl": "MKL"}.get(name, name)
     return f"{name} {lib.get('version')} ({lib.get('architecture')} kernels{suffix})"

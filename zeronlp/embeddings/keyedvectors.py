@@ -26,11 +26,6 @@ def _as_list(words: str | Iterable[str] | None) -> list[str]:
     return [words] if isinstance(words, str) else list(words)
 
 
-def _atomic_write(path: Path, write) -> None:
-    with atomic_open(path, "wb") as f:
-        write(f)
-
-
 class KeyedVectors:
     """``V`` words (``index_to_key``, most frequent first) and their ``V x dim`` float32 vectors."""
 
@@ -282,7 +277,7 @@ class KeyedVectors:
                     f"cannot write word {word!r} to word2vec format: it is empty or has whitespace"
                 )
 
-        def write(f) -> None:
+        with atomic_open(path, "wb") as f:
             f.write(f"{len(self)} {self.vector_size}\n".encode())
             if binary:
                 rows = self.vectors.astype("<f4")
@@ -293,8 +288,6 @@ class KeyedVectors:
                 for word, row in zip(self.index_to_key, self.vectors.tolist()):
                     buf.write(word + " " + " ".join(repr(float(np.float32(x))) for x in row) + "\n")
                 f.write(buf.getvalue().encode("utf-8"))
-
-        _atomic_write(path, write)
 
     @classmethod
     def load_word2vec_format(cls, path: str | os.PathLike, binary: bool = False) -> KeyedVectors:
@@ -316,7 +309,8 @@ class KeyedVectors:
         if self.counts is not None:
             meta["counts"] = json.dumps([int(c) for c in self.counts])
         data = save({"vectors": self.vectors}, metadata=meta)
-        _atomic_write(Path(path), lambda f: f.write(data))
+        with atomic_open(path, "wb") as f:
+            f.write(data)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> KeyedVectors:

@@ -175,9 +175,7 @@ class ClassifierTrainer(Trainer):
         if not end_of_epoch:
             return
         if self.epoch_checkpoints and self.checkpoint_path is not None:
-            folder = self.out_dir / "checkpoints"
-            folder.mkdir(parents=True, exist_ok=True)
-            with atomic_path(folder / f"epoch_{self.epoch:03d}.safetensors") as tmp:
+            with atomic_path(self.out_dir / "checkpoints" / f"epoch_{self.epoch:03d}.safetensors") as tmp:
                 shutil.copyfile(self.checkpoint_path, tmp)
         accuracy = self.history[-1].get("valid_accuracy")
         if accuracy is not None and accuracy > self.best_accuracy:

@@ -158,16 +158,15 @@ def train_lm(model_name: str = "rnnlm", epochs: int | None = None, batch_size: i
                "tokens_per_s": count / seconds}
         history.append(row)
         scheduler.step(valid_ppl)
+        improved, best_ppl = valid_ppl < best_ppl, min(best_ppl, valid_ppl)
         if out is not None:
-            if valid_ppl < best_ppl:
+            if improved:
                 save_model(out / BEST_MODEL, model, vocab, epoch=epoch + 1, valid_perplexity=valid_ppl)
             save_checkpoint(out / CHECKPOINT, model, optimizer, epoch=epoch + 1, history=history,
                             scheduler=scheduler.state_dict(), config=model.config(), vocab=vocab.to_dict(),
-                            train_config=config, best_valid_perplexity=min(best_ppl, valid_ppl))
+                            train_config=config, best_valid_perplexity=best_ppl)
             # the history so far, so a long run can be watched (final metrics come at the end)
-            write_metrics(out, config, history, {"best_valid_perplexity": min(best_ppl, valid_ppl),
-                                                 "epochs": len(history)})
-        best_ppl = min(best_ppl, valid_ppl)
+            write_metrics(out, config, history, {"best_valid_perplexity": best_ppl, "epochs": len(history)})
         log(f"epoch {epoch + 1}  train ppl {row['train_perplexity']:.2f}  valid ppl {valid_ppl:.2f}  "
             f"lr {row['lr']:g}  {seconds:.0f}s  {row['tokens_per_s']:,.0f} tokens/s", quiet)
 

@@ -89,12 +89,6 @@ def linear_softmax_cross_entropy(h, weight, bias, targets: Any, reduction: str =
     return LinearSoftmaxCrossEntropy(t, reduction)(h, weight, bias)
 
 
-def _randn(*shape: int, scale: float = 1.0) -> Any:
-    """N(0, scale^2) drawn on the host (same weights on CPU and GPU for a seed), on the current device."""
-    values = (backend.get_host_rng().standard_normal(shape) * scale).astype(backend.get_default_dtype())
-    return backend.xp().asarray(values)
-
-
 class _LanguageModel(nn.Module):
     """Shared stateful forward, loss and config of the LSTM language models."""
 
@@ -111,22 +105,22 @@ class _LanguageModel(nn.Module):
         self.vocab_size, self.wordvec_size, self.hidden_size = vocab_size, wordvec_size, hidden_size
         self.num_layers, self.dropout, self.tie_weights = num_layers, dropout, tie_weights
         # the book's initialization: embeddings N(0, 0.01^2), LSTM/affine N(0, 1/fan_in), zero biases
-        self.embed = nn.Embedding(vocab_size, wordvec_size, weight=_randn(vocab_size, wordvec_size, scale=0.01))
+        # (nn.init draws on the host: a seed gives the same weights on CPU and GPU)
+        embed_weight = backend.xp().empty((vocab_size, wordvec_size), dtype=backend.get_default_dtype())
+        self.embed = nn.Embedding(vocab_size, wordvec_size, weight=nn.init.normal_(embed_weight, 0.0, 0.01))
         self.lstm = nn.LSTM(wordvec_size, hidden_size, num_layers=num_layers, dropout=dropout, batch_first=False)
         for layer in range(num_layers):
             fan_in = wordvec_size if layer == 0 else hidden_size
-            getattr(self.lstm, f"weight_ih_l{layer}").data[...] = _randn(4 * hidden_size, fan_in,
-                                                                         scale=1 / math.sqrt(fan_in))
-            getattr(self.lstm, f"weight_hh_l{layer}").data[...] = _randn(4 * hidden_size, hidden_size,
-                                                                         scale=1 / math.sqrt(hidden_size))
-            getattr(self.lstm, f"bias_ih_l{layer}").data[...] = 0
-            getattr(self.lstm, f"bias_hh_l{layer}").data[...] = 0
+            nn.init.normal_(getattr(self.lstm, f"weight_ih_l{layer}"), 0.0, 1 / math.sqrt(fan_in))
+            nn.init.normal_(getattr(self.lstm, f"weight_hh_l{layer}"), 0.0, 1 / math.sqrt(hidden_size))
+            nn.init.zeros_(getattr(self.lstm, f"bias_ih_l{layer}"))
+            nn.init.zeros_(getattr(self.lstm, f"bias_hh_l{layer}"))
         if tie_weights:
             self.fc_bias = nn.Parameter(backend.xp().zeros(vocab_size, dtype=backend.get_default_dtype()))
         else:
             self.fc = nn.Linear(hidden_size, vocab_size)
-            self.fc.weight.data[...] = _randn(vocab_size, hidden_size, scale=1 / math.sqrt(hidden_size))
-            self.fc.bias.data[...] = 0
+            nn.init.normal_(self.fc.weight, 0.0, 1 / math.sqrt(hidden_size))
+            nn.init.zeros_(self.fc.bias)
         self.state: tuple[Tensor, Tensor] | None = None
 
     # ---- state ---------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from ..autograd import Tensor, no_grad
 from ..functional.activation import log_softmax_array
 from ..functional.attention import attention
 from ..nn import LSTM, Embedding, Linear, Module
+from ..nn import init as init_
 
 Memory = dict[str, Tensor]
 State = tuple[Tensor, Tensor]
@@ -93,11 +94,9 @@ class _EncoderDecoder(Module):
         self.init = init
         if init == "pytorch":
             return
-        rng = backend.get_host_rng()  # host draws: the same weights on CPU and GPU for a seed
-        xp = backend.xp()
-        for module in self.modules():
+        for module in self.modules():  # nn.init draws on the host: the same weights on CPU and GPU
             if isinstance(module, Embedding):
-                module.weight.data[...] = xp.asarray(rng.normal(0.0, 0.01, module.weight.shape))
+                init_.normal_(module.weight, 0.0, 0.01)
                 continue
             if not isinstance(module, (LSTM, Linear)):
                 continue
@@ -105,9 +104,9 @@ class _EncoderDecoder(Module):
                 if param is None:
                     continue
                 if name.startswith("bias"):
-                    param.data[...] = 0
+                    init_.zeros_(param)
                 else:
-                    param.data[...] = xp.asarray(rng.normal(0.0, 1.0 / np.sqrt(param.shape[1]), param.shape))
+                    init_.normal_(param, 0.0, 1.0 / np.sqrt(param.shape[1]))
 
     def extra_repr(self) -> str:
         return f"vocab_size={self.vocab_size}, wordvec_size={self.wordvec_size}, hidden_size={self.hidden_size}"
