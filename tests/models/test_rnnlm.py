@@ -181,12 +181,13 @@ def test_perplexity_of_untrained_model_is_near_vocab_size():
     assert 20 < ppl < 45
 
 
-def test_cli_train_generate_next(tmp_path, capsys):
+def test_cli_train_generate_next(tmp_path, capsys, monkeypatch):
     from zeronlp.cli import main
 
-    out = tmp_path / "run"
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "runs" / "rnnlm"  # the default --out is one directory per model
     assert main(["lm", "train", "--max-tokens", "1500", "--epochs", "1", "--batch-size", "5", "--bptt", "10",
-                 "--out", str(out), "--quiet"]) == 0
+                 "--quiet"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["final"]["test_perplexity"] > 1
     with warnings.catch_warnings():
@@ -195,6 +196,30 @@ def test_cli_train_generate_next(tmp_path, capsys):
         assert main(["lm", "next", "--ckpt", str(out), "you say goodbye and i say", "-k", "3"]) == 0
     text = capsys.readouterr().out
     assert "the meaning of life is" in text and " 3. " in text
+
+
+def test_cli_eval_split_and_file(trained, tmp_path, capsys):
+    from zeronlp.cli import main
+
+    model, vocab = load_model(trained)
+    sample = tmp_path / "sample.txt"
+    sample.write_text("you say goodbye and i say hello . " * 6 + "you say zebra .")  # one line, no <eos>
+    with pytest.warns(UserWarning, match="1 of 52 tokens are not in the model's vocabulary"):
+        assert main(["lm", "eval", "--ckpt", str(trained), "--file", str(sample), "--batch-size", "2",
+                     "--bptt", "5"]) == 0
+    expected = perplexity(model, vocab.encode(sample.read_text().split()), 2, 5)
+    assert f"perplexity {expected:.2f} over 51 predicted tokens" in capsys.readouterr().out
+    assert expected < 10  # the tiny corpus was learned
+
+    # a PTB split is re-encoded by word when the model has its own vocabulary (here: 9 words)
+    assert main(["lm", "eval", "--ckpt", str(trained), "--split", "valid"]) == 0
+    ptb_ids, ptb_vocab = zn.data.load_ptb("valid")
+    expected = perplexity(model, vocab.encode(ptb_vocab.decode(ptb_ids)), 10, 35)
+    assert f"PTB valid: perplexity {expected:.2f} over {len(ptb_ids) - 1:,}" in capsys.readouterr().out
+
+    (tmp_path / "empty.txt").write_text("\n \n")
+    assert main(["lm", "eval", "--ckpt", str(trained), "--file", str(tmp_path / "empty.txt")]) != 0
+    assert "no words to evaluate" in capsys.readouterr().err
 
 
 def test_fused_head_row_chunks_match_composition():

@@ -1,21 +1,29 @@
-"""``zeronlp lm train|generate|next`` and ``zeronlp binary-add``: thin wrappers over the library."""
+"""``zeronlp lm train|generate|next|eval`` and ``zeronlp binary-add``: thin wrappers over the library."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import warnings
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from .. import backend
 from ..cli_common import add_common_args, start_run
+from ..data.ptb import EOS, load_ptb
+from ..data.vocab import Vocabulary
 from .lm_train import load_model, train_lm
-from .rnnlm import generate, next_words
+from .rnnlm import generate, next_words, perplexity
 
 # words the book's generator never emits (number token, unknown word, dollar sign)
 SKIP_WORDS = ("N", "<unk>", "$")
 
 
 def run_train(args: argparse.Namespace) -> int:
+    if args.out is None:  # one directory per model, so `--model better` never meets an rnnlm checkpoint
+        args.out = f"runs/{args.model}"
     out = start_run(args)
     result = train_lm(args.model, epochs=args.epochs, batch_size=args.batch_size, bptt=args.bptt, lr=args.lr,
                       clip=args.clip, out_dir=out, quiet=args.quiet, resume=args.resume, seed=args.seed,
@@ -50,6 +58,38 @@ def run_next(args: argparse.Namespace) -> int:
     return 0
 
 
+def text_file_ids(path: str | Path, vocab: Vocabulary) -> np.ndarray:
+    """Ids of a text file read like PTB: whitespace-separated tokens, ``<eos>`` at every line end.
+
+    Words outside ``vocab`` become ``<unk>`` with a warning that says how many; an empty file raises.
+    """
+    text = Path(path).read_text(encoding="utf-8")
+    if not text.split():
+        raise ValueError(f"{path}: no words to evaluate")
+    words = text.replace("\n", f" {EOS} ").split()
+    unknown = [w for w in words if w not in vocab]
+    if unknown and vocab.unk_id is None:
+        raise ValueError(f"{path}: {len(unknown):,} words are not in the model's vocabulary, e.g. {unknown[:3]}")
+    if unknown:
+        warnings.warn(f"{path}: {len(unknown):,} of {len(words):,} tokens are not in the model's vocabulary "
+                      f"and count as {vocab.unk_token!r}", stacklevel=2)
+    return vocab.encode(words)
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    model, vocab = _load(args)
+    if args.file is not None:
+        ids, source = text_file_ids(args.file, vocab), args.file
+    else:
+        ids, ptb_vocab = load_ptb(args.split)
+        if ptb_vocab.id_to_word != vocab.id_to_word:
+            ids = vocab.encode(ptb_vocab.decode(ids))  # a model with its own vocabulary: re-encode by word
+        source = f"PTB {args.split}"
+    ppl = perplexity(model, ids, args.batch_size, args.bptt)
+    print(f"{source}: perplexity {ppl:.2f} over {len(ids) - 1:,} predicted tokens")
+    return 0
+
+
 def run_binary_add(args: argparse.Namespace) -> int:
     from .binary_add import VARIANTS, run_experiments
 
@@ -60,9 +100,9 @@ def run_binary_add(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers: Any) -> None:
-    """Register ``lm`` (train, generate, next) and ``binary-add``."""
-    lm = subparsers.add_parser("lm", help="LSTM language models on PTB (train, generate, next)")
-    lm_sub = lm.add_subparsers(dest="lm_command", metavar="{train,generate,next}")
+    """Register ``lm`` (train, generate, next, eval) and ``binary-add``."""
+    lm = subparsers.add_parser("lm", help="LSTM language models on PTB (train, generate, next, eval)")
+    lm_sub = lm.add_subparsers(dest="lm_command", metavar="{train,generate,next,eval}")
     lm.set_defaults(func=lambda args: (lm.print_help(), 2)[1])
 
     train = lm_sub.add_parser("train", help="train RNNLM / BetterRNNLM with truncated BPTT")
@@ -74,8 +114,8 @@ def add_parser(subparsers: Any) -> None:
     train.add_argument("--clip", type=float, default=None, help="gradient-norm clip (default 0.25)")
     train.add_argument("--max-tokens", type=int, default=None,
                        help="use only the first N training tokens (N/4 valid/test) for quick runs")
-    add_common_args(train, "runs/lm")
-    train.set_defaults(func=run_train)
+    add_common_args(train, "runs/MODEL")
+    train.set_defaults(func=run_train, out=None)
 
     gen = lm_sub.add_parser("generate", help="sample text from a trained model")
     gen.add_argument("--ckpt", required=True, help="run directory (or .safetensors file) of `lm train`")
@@ -94,6 +134,16 @@ def add_parser(subparsers: Any) -> None:
     nxt.add_argument("--seed", type=int, default=0)
     nxt.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     nxt.set_defaults(func=run_next)
+
+    ev = lm_sub.add_parser("eval", help="perplexity of a trained model on a PTB split or a text file")
+    ev.add_argument("--ckpt", required=True, help="run directory (or .safetensors file) of `lm train`")
+    ev.add_argument("--split", default="test", choices=["train", "valid", "test"], help="PTB split (default test)")
+    ev.add_argument("--file", default=None, help="a text file instead (PTB-style: one sentence per line)")
+    ev.add_argument("--batch-size", type=int, default=10, help="parallel streams (default 10, the book's)")
+    ev.add_argument("--bptt", type=int, default=35, help="window length (default 35)")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ev.set_defaults(func=run_eval)
 
     add = subparsers.add_parser("binary-add", help="seed 002's RNN learning 8-bit binary addition (5 variants)")
     add.add_argument("--iterations", type=int, default=10000, help="training steps per variant (default 10000)")
