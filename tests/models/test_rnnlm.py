@@ -109,6 +109,27 @@ def test_tiny_corpus_is_learned(corpus):
     assert history[0]["lr"] == 5.0
 
 
+@pytest.mark.parametrize("average", ["ema", "none"])
+def test_kept_model_is_the_weight_average_unless_turned_off(corpus, tmp_path, average):
+    result = _train(corpus, epochs=1, out_dir=tmp_path, average=average)
+    record = zn.load(tmp_path / CHECKPOINT)
+    kept, _ = load_model(tmp_path)
+    kept_weights = kept.state_dict()
+    raw = record["model"]
+    if average == "none":
+        assert "average" not in record
+        expected = raw
+    else:
+        assert record["average"]["n_averaged"] == len(BPTTBatcher(corpus[0], 4, 8))
+        expected = record["average"]["weights"]
+        assert not np.allclose(expected["lstm.weight_hh_l0"], raw["lstm.weight_hh_l0"])
+    for name, value in expected.items():
+        np.testing.assert_array_equal(kept_weights[name], value)
+        np.testing.assert_array_equal(result["model"].state_dict()[name], value)
+    with pytest.raises(ValueError, match="unknown average 'swa'"):
+        _train(corpus, epochs=1, average="swa")
+
+
 def test_resume_gives_identical_next_epoch(corpus, tmp_path):
     straight = _train(corpus, epochs=2, out_dir=tmp_path / "a")
     _train(corpus, epochs=1, out_dir=tmp_path / "b")

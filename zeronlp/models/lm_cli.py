@@ -26,7 +26,8 @@ def run_train(args: argparse.Namespace) -> int:
         args.out = f"runs/{args.model}"
     out = start_run(args)
     result = train_lm(args.model, epochs=args.epochs, batch_size=args.batch_size, bptt=args.bptt, lr=args.lr,
-                      clip=args.clip, out_dir=out, quiet=args.quiet, resume=args.resume, seed=args.seed,
+                      clip=args.clip, average=args.average, ema_decay=args.ema_decay, out_dir=out,
+                      quiet=args.quiet, resume=args.resume, seed=args.seed,
                       max_tokens=args.max_tokens)
     print(f"test perplexity {result['final']['test_perplexity']:.2f}; wrote {out}/metrics.json, {out}/ppl.png, "
           f"{out}/model.safetensors")
@@ -112,6 +113,10 @@ def add_parser(subparsers: Any) -> None:
     train.add_argument("--bptt", type=int, default=None, help="window length (default 35)")
     train.add_argument("--lr", type=float, default=None, help="SGD learning rate (default 20)")
     train.add_argument("--clip", type=float, default=None, help="gradient-norm clip (default 0.25)")
+    train.add_argument("--average", choices=["ema", "none"], default=None,
+                       help="evaluate and keep an exponential moving average of the weights (default: ema; "
+                            "none = the book's recipe)")
+    train.add_argument("--ema-decay", type=float, default=None, help="EMA decay per step (default 0.998)")
     train.add_argument("--max-tokens", type=int, default=None,
                        help="use only the first N training tokens (N/4 valid/test) for quick runs")
     add_common_args(train, "runs/MODEL")

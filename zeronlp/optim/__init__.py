@@ -1,6 +1,7 @@
-"""Optimizers, gradient clipping and learning-rate schedulers (``zeronlp.optim``)."""
+"""Optimizers, gradient clipping, learning-rate schedulers and weight averaging (``zeronlp.optim``)."""
 
 from . import lr_scheduler
+from .averaging import AveragedModel
 from .clip import clip_grad_norm_
 from .lr_scheduler import CosineAnnealing, CosineAnnealingLR, ReduceLROnPlateau, ReduceOnPlateau, StepLR
 from .optimizer import Optimizer
