@@ -206,7 +206,8 @@ def train_lm(model_name: str = "rnnlm", epochs: int | None = None, batch_size: i
                             train_config=config, best_valid_perplexity=best_ppl, **extra)
             # the history so far, so a long run can be watched (final metrics come at the end)
             write_metrics(out, config, history, {"best_valid_perplexity": best_ppl, "epochs": len(history)})
-        log(f"epoch {epoch + 1}  train ppl {row['train_perplexity']:.2f}  valid ppl {valid_ppl:.2f}  "
+        which = "valid ppl (EMA)" if averaged is not None else "valid ppl"
+        log(f"epoch {epoch + 1}  train ppl {row['train_perplexity']:.2f}  {which} {valid_ppl:.2f}  "
             f"lr {row['lr']:g}  {seconds:.0f}s  {row['tokens_per_s']:,.0f} tokens/s", quiet)
 
     if out is not None and (out / BEST_MODEL).is_file():
