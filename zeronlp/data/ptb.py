@@ -23,10 +23,14 @@ def _check_split(split: str) -> None:
         raise ValueError(f"unknown PTB split {split!r}; use one of {', '.join(SPLITS)}")
 
 
+def words_with_eos(text: str) -> list[str]:
+    """PTB tokens of ``text``: whitespace-separated words, ``<eos>`` at every line end."""
+    return text.replace("\n", f" {EOS} ").split()
+
+
 @cache
 def _ptb_words(split: str) -> tuple[str, ...]:
-    text = open_dataset(f"ptb.{split}.txt").read()
-    return tuple(text.replace("\n", f" {EOS} ").split())
+    return tuple(words_with_eos(open_dataset(f"ptb.{split}.txt").read()))
 
 
 def load_ptb_sentences(split: str = "train") -> list[list[str]]:

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import backend
 from ..cli_common import add_common_args, start_run
-from ..data.ptb import EOS, load_ptb
+from ..data.ptb import load_ptb, words_with_eos
 from ..data.vocab import Vocabulary
 from .lm_train import load_model, train_lm
 from .rnnlm import generate, next_words, perplexity
@@ -67,7 +67,7 @@ def text_file_ids(path: str | Path, vocab: Vocabulary) -> np.ndarray:
     text = Path(path).read_text(encoding="utf-8")
     if not text.split():
         raise ValueError(f"{path}: no words to evaluate")
-    words = text.replace("\n", f" {EOS} ").split()
+    words = words_with_eos(text)
     unknown = [w for w in words if w not in vocab]
     if unknown and vocab.unk_id is None:
         raise ValueError(f"{path}: {len(unknown):,} words are not in the model's vocabulary, e.g. {unknown[:3]}")

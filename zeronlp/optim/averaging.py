@@ -77,8 +77,7 @@ class AveragedModel:
         """Inside the block the model holds the averaged weights; the training weights come back after."""
         saved = [p.data for _, p in self._named]
         try:
-            for avg, (_, p) in zip(self.averages, self._named):
-                p.data = avg.copy()
+            self.copy_to_model()
             yield self.model
         finally:
             for data, (_, p) in zip(saved, self._named):
