@@ -17,14 +17,13 @@ from typing import Any
 import numpy as np
 
 from . import backend
+from .errors import CheckpointError
 from .fileio import atomic_path
 
 _FORMAT = "zeronlp-checkpoint/1"
 _ARRAY_KEY = "__array__"
 
 
-class CheckpointError(ValueError):
-    """A checkpoint file is missing, truncated, or not a zeronlp checkpoint."""
 
 
 def _encode(obj: Any, arrays: dict[str, np.ndarray], path: str) -> Any:

@@ -13,6 +13,7 @@ import numpy as np
 from .. import backend
 from .. import functional as F
 from ..autograd import no_grad
+from ..errors import TrainingDiverged
 from ..optim import ReduceOnPlateau, clip_grad_norm_
 from .checkpoint import load_checkpoint, save_checkpoint
 from .metrics import accuracy
@@ -21,8 +22,6 @@ from .progress import log, progress
 CHECKPOINT_NAME = "checkpoint.safetensors"
 
 
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the last good checkpoint was left untouched."""
 
 
 def _check_data(name: str, data: Sequence[Any]) -> tuple[Any, ...]:
