@@ -126,3 +126,25 @@ def test_backward_needs_scalar_or_gradient():
         (x * 2).backward()
     (x * 2).backward(np.ones(3))
     np.testing.assert_allclose(x.grad, 2)
+
+
+def test_to_dot_is_built_at_the_autograd_layer(tmp_path):
+    x = zn.tensor(np.ones((2, 3), dtype=np.float32), requires_grad=True)
+    x.name = "x"
+    y = x.sum()
+    assert zn.viz.graph_to_dot is zn.autograd.graph_to_dot
+    path = tmp_path / "g.dot"
+    assert y.to_dot() == zn.viz.graph(y, str(path)) == path.read_text(encoding="utf-8")
+    assert 'label="x: (2, 3) float32"' in y.to_dot(verbose=True)
+
+
+def test_operators_are_attached_by_functional():
+    from zeronlp.functional import operators
+
+    for name, method in operators.TENSOR_METHODS.items():
+        assert zn.Tensor.__dict__[name] is method, name
+    operators.attach_tensor_methods()  # idempotent
+    w = zn.nn.Parameter(np.ones((2, 2), dtype=np.float32))  # subclasses get them too
+    out = (2 - w.T @ w / 4) ** 2
+    assert isinstance(out, zn.Tensor) and out.view(4).shape == (4,) and out.reshape((1, 4)).shape == (1, 4)
+    assert w.astype(np.float64).dtype == np.float64 and w.transpose(1, 0).shape == (2, 2)

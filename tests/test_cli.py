@@ -17,5 +17,5 @@ def test_spiral_cli_writes_plots_and_metrics(tmp_path, capsys):
 
 
 def test_cli_reports_bad_resume_clearly(tmp_path, capsys):
-    assert main(["spiral", "--out", str(tmp_path / "none"), "--resume", "--quiet"]) == 1
-    assert "no checkpoint" in capsys.readouterr().err
+    assert main(["spiral", "--out", str(tmp_path / "none"), "--resume", "--quiet"]) == 2
+    assert "error: cannot resume: no checkpoint" in capsys.readouterr().err

@@ -5,6 +5,10 @@ enabled, records the Function as the tensors' *creator*. ``loss.backward()`` the
 Functions in decreasing *generation* (creation depth), so a tensor used by several branches has
 received every gradient before its creator propagates it further: ``y = x*x + x`` gives
 ``dy/dx = 2x + 1``.
+
+This module is the bottom of the engine and imports nothing above it: Tensor's arithmetic
+operators are attached by :mod:`zeronlp.functional` (``import zeronlp`` always imports it), and the
+graph's DOT export (:func:`graph_to_dot`) is here because it needs only Tensor and Function.
 """
 
 from __future__ import annotations
@@ -140,11 +144,6 @@ class Tensor:
         """A copy on ``device`` ("cpu" or "cuda"), cut from the graph."""
         return Tensor(backend.to_device(self.data, device), requires_grad=self.requires_grad)
 
-    def astype(self, dtype: Any) -> Tensor:
-        from .functional import basic
-
-        return basic.cast(self, dtype)
-
     def retain_grad(self) -> None:
         """Keep ``grad`` on this non-leaf tensor after backward (leaves keep it always)."""
         self._retain_grad = True
@@ -227,75 +226,10 @@ class Tensor:
     # ---- graph export -----------------------------------------------------------------------
     def to_dot(self, verbose: bool = False) -> str:
         """The graph that produced this tensor in Graphviz DOT (tensors are ovals, Functions boxes)."""
-        from .viz.graph import graph_to_dot
-
         return graph_to_dot(self, verbose=verbose)
 
-    # ---- operators (implemented in zeronlp.functional.basic) ---------------------------------
-    def __add__(self, other):
-        from .functional import basic
-
-        return basic.add(self, other)
-
-    def __radd__(self, other):
-        from .functional import basic
-
-        return basic.add(other, self)
-
-    def __sub__(self, other):
-        from .functional import basic
-
-        return basic.sub(self, other)
-
-    def __rsub__(self, other):
-        from .functional import basic
-
-        return basic.sub(other, self)
-
-    def __mul__(self, other):
-        from .functional import basic
-
-        return basic.mul(self, other)
-
-    def __rmul__(self, other):
-        from .functional import basic
-
-        return basic.mul(other, self)
-
-    def __truediv__(self, other):
-        from .functional import basic
-
-        return basic.div(self, other)
-
-    def __rtruediv__(self, other):
-        from .functional import basic
-
-        return basic.div(other, self)
-
-    def __matmul__(self, other):
-        from .functional import basic
-
-        return basic.matmul(self, other)
-
-    def __rmatmul__(self, other):
-        from .functional import basic
-
-        return basic.matmul(other, self)
-
-    def __pow__(self, exponent):
-        from .functional import basic
-
-        return basic.pow(self, exponent)
-
-    def __neg__(self):
-        from .functional import basic
-
-        return basic.neg(self)
-
-    def __getitem__(self, index):
-        from .functional import basic
-
-        return basic.getitem(self, index)
+    # Arithmetic (+ - * / @ **, indexing, sum, reshape, ...) is attached by zeronlp.functional
+    # (functional/operators.py), as DeZero's setup_variable does: autograd imports nothing above it.
 
     # comparisons give plain boolean arrays: they are not differentiable
     def __lt__(self, other):
@@ -312,54 +246,49 @@ class Tensor:
 
     __hash__ = object.__hash__
 
-    def sum(self, axis=None, keepdims: bool = False):
-        from .functional import basic
-
-        return basic.sum(self, axis=axis, keepdims=keepdims)
-
-    def mean(self, axis=None, keepdims: bool = False):
-        from .functional import basic
-
-        return basic.mean(self, axis=axis, keepdims=keepdims)
-
-    def max(self, axis=None, keepdims: bool = False):
-        from .functional import basic
-
-        return basic.max(self, axis=axis, keepdims=keepdims)
-
-    def exp(self):
-        from .functional import basic
-
-        return basic.exp(self)
-
-    def log(self):
-        from .functional import basic
-
-        return basic.log(self)
-
-    def reshape(self, *shape):
-        from .functional import basic
-
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        return basic.reshape(self, shape)
-
-    def view(self, *shape):
-        return self.reshape(*shape)
-
-    def transpose(self, *axes):
-        from .functional import basic
-
-        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-            axes = tuple(axes[0])
-        return basic.transpose(self, axes or None)
-
-    @property
-    def T(self):
-        return self.transpose()
-
     def argmax(self, axis=None):
         return self.data.argmax(axis=axis)
+
+
+def _tensor_label(t: Tensor, verbose: bool) -> str:
+    label = t.name or ""
+    if verbose:
+        label = f"{label}: " if label else ""
+        label += f"{t.shape} {t.dtype}"
+    return label
+
+
+def graph_to_dot(output: Tensor, verbose: bool = False) -> str:
+    """DOT text of the graph behind ``output``: tensors as orange ovals, Functions as blue boxes,
+    edges in data-flow direction (the book's graph pictures; render with ``dot -Tpng``)."""
+    lines = ["digraph g {"]
+    seen: set[int] = set()
+
+    def add_tensor(t: Tensor) -> None:
+        if id(t) not in seen:
+            seen.add(id(t))
+            lines.append(f'{id(t)} [label="{_tensor_label(t, verbose)}", color=orange, style=filled]')
+
+    add_tensor(output)
+    stack = [output.creator] if output.creator is not None else []
+    while stack:
+        function = stack.pop()
+        if id(function) in seen or not hasattr(function, "inputs"):
+            continue
+        seen.add(id(function))
+        lines.append(f'{id(function)} [label="{type(function).__name__}", color=lightblue, style=filled, shape=box]')
+        for x in function.inputs:
+            add_tensor(x)
+            lines.append(f"{id(x)} -> {id(function)}")
+            if x.creator is not None:
+                stack.append(x.creator)
+        for ref in function.outputs:
+            y = ref()
+            if y is not None:
+                add_tensor(y)
+                lines.append(f"{id(function)} -> {id(y)}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
 
 
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:

@@ -4,6 +4,7 @@
 * :class:`CheckpointError` — a checkpoint or run directory is missing, truncated or of the wrong kind.
 * :class:`TrainingDiverged` — the loss became NaN or infinite; the last good checkpoint is kept.
 * :class:`UsageError` — an argument or option is out of range or inconsistent.
+* :class:`UnknownWordError` — a word is not in a vocabulary (also a ``KeyError``).
 
 Each also derives from the built-in exception a caller would have caught before (``ValueError``,
 ``RuntimeError``), so existing ``except ValueError`` code keeps working. The command line prints
@@ -43,4 +44,11 @@ class UsageError(ZeronlpError, ValueError):
     """An argument is invalid (out of range, unknown name, inconsistent with another)."""
 
 
-__all__ = ["ZeronlpError", "DataError", "CheckpointError", "TrainingDiverged", "UsageError"]
+class UnknownWordError(ZeronlpError, KeyError):
+    """A word is not in the vocabulary (a ``KeyError``, as gensim raises); the message names both."""
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return str(self.args[0]) if self.args else ""
+
+
+__all__ = ["ZeronlpError", "DataError", "CheckpointError", "TrainingDiverged", "UsageError", "UnknownWordError"]

@@ -5,6 +5,7 @@ import pytest
 
 from zeronlp.data import CATEGORIES, load_news, read_news_file
 from zeronlp.data.news import CATEGORY_TO_ID, parse_news_lines
+from zeronlp.errors import DataError
 
 
 def test_shipped_splits():
@@ -43,13 +44,21 @@ def test_user_file_plain_and_gzip(tmp_path):
 def test_malformed_line_names_file_and_line(tmp_path, line, message):
     path = tmp_path / "bad.txt"
     path.write_text(f"b\tFine title\n{line}\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=rf"bad\.txt, line 2: .*{message}"):
+    with pytest.raises(DataError, match=rf"bad\.txt, line 2: .*{message}") as info:
         read_news_file(path)
+    assert info.value.line == 2 and info.value.path == str(path)
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no such news file"):
+    with pytest.raises(DataError, match="nope.txt: no such file"):
         read_news_file(tmp_path / "nope.txt")
+
+
+def test_gzip_recognised_by_content_not_name(tmp_path):
+    path = tmp_path / "news.tsv"
+    path.write_bytes(gzip.compress("\ufeffe\tA film\r\n".encode()))
+    titles, labels = read_news_file(path)
+    assert titles == ["A film"] and labels.tolist() == [2]
 
 
 def test_parse_lines_empty():

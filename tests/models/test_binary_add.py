@@ -4,7 +4,8 @@ import json
 
 import numpy as np
 
-from zeronlp.models.binary_add import run_experiments, to_bits, train_variant
+from zeronlp.models.binary_add import to_bits
+from zeronlp.tasks.binary_add import run_experiments, train_variant
 
 
 def test_bits_are_least_significant_first():

@@ -1,5 +1,3 @@
-import json
-
 import numpy as np
 import pytest
 
@@ -7,28 +5,38 @@ import zeronlp as zn
 from zeronlp import functional as F
 from zeronlp import optim
 from zeronlp.embeddings import KeyedVectors
+from zeronlp.errors import CheckpointError, DataError
 from zeronlp.models.classifier import (
-    ClassifierTrainer,
+    VECTORS_FILE,
+    LoadedClassifier,
     MLPClassifier,
     SingleLayerNet,
     build_model,
-    classification_report,
     load_classifier,
-    loss_and_gradient,
+    mean_word_vectors,
     predict_proba,
     save_classifier,
 )
-from zeronlp.models.news_features import load_features, mean_word_vectors, save_features
 from zeronlp.models.text_classifier import (
     PAD_ID,
     UNK_ID,
     TextClassifier,
     build_vocabulary,
-    encode_titles,
+    encode_texts,
     pretrained_matrix,
     reverse_within_length,
 )
-from zeronlp.train import load_checkpoint
+from zeronlp.serialization import load, save
+from zeronlp.tasks.classify import classification_report, load_features, loss_and_gradient, save_features  # noqa: F401
+from zeronlp.train import EpochMetrics, Trainer, load_checkpoint
+
+NEWS_LABELS = ["b", "t", "e", "m"]
+
+
+def train_metrics(data):
+    """EpochMetrics function: train-set loss/accuracy in eval mode (what tasks.classify.train records)."""
+    return EpochMetrics(lambda trainer, row: {f"train_{k}": v for k, v in trainer.evaluate(data).items()})
+
 
 # a tiny, separable "news" set: each class has its own cue words
 CUES = {0: ["stocks", "bank", "profit"], 1: ["apple", "google", "phone"], 2: ["movie", "star", "music"],
@@ -84,7 +92,8 @@ def test_single_layer_and_mlp_fit_separable_data():
     for model, opt in ((SingleLayerNet(5, 4), "sgd"), (MLPClassifier(5, 4, 16, 2, 0.0), "adam")):
         zn.manual_seed(0)
         optimizer = optim.SGD(model.parameters(), lr=0.5) if opt == "sgd" else optim.Adam(model.parameters(), 1e-2)
-        trainer = ClassifierTrainer(model, optimizer, batch_size=8, train_eval=(x, y), epoch_checkpoints=False)
+        trainer = Trainer(model, optimizer, batch_size=8, callbacks=[train_metrics((x, y))],
+                          monitor="valid_accuracy", mode="max", quiet=True)
         trainer.fit((x, y), valid=(x, y), epochs=20)
         assert trainer.history[-1]["train_accuracy"] == 1.0
         assert (predict_proba(model, x).argmax(1) == y).all()
@@ -97,14 +106,13 @@ def test_single_layer_and_mlp_fit_separable_data():
 def test_text_classifier_fits_tiny_titles(encoder):
     titles, labels = tiny_titles()
     vocab = build_vocabulary(t.split() for t in titles)
-    ids = encode_titles(titles, vocab)
+    ids = encode_texts(titles, vocab)
     matrix, known = pretrained_matrix(vocab, tiny_vectors(16))
     assert known == len(vocab) - 2 and (matrix[PAD_ID] == 0).all()
     zn.manual_seed(0)
     model = TextClassifier(len(vocab), 16, 4, encoder=encoder, hidden_size=16, num_filters=8,
                            kernel_sizes=(2, 3), dropout=0.0, embeddings=matrix)
-    trainer = ClassifierTrainer(model, optim.Adam(model.parameters(), lr=2e-2), batch_size=8,
-                                epoch_checkpoints=False)
+    trainer = Trainer(model, optim.Adam(model.parameters(), lr=2e-2), batch_size=8, quiet=True)
     trainer.fit((ids, labels), epochs=15)
     assert (predict_proba(model, ids).argmax(1) == labels).all()
     assert (model.embedding.weight.data[PAD_ID] == 0).all()  # padding stays zero
@@ -155,7 +163,7 @@ def test_reverse_within_length():
 def test_empty_and_unknown_titles_are_defined():
     titles, _ = tiny_titles()
     vocab = build_vocabulary(t.split() for t in titles)
-    ids = encode_titles(["", "zzz qqq", "stocks zzz"], vocab)
+    ids = encode_texts(["", "zzz qqq", "stocks zzz"], vocab)
     assert ids[0].tolist()[:1] == [UNK_ID] and ids[1].tolist()[:2] == [UNK_ID, UNK_ID]
     assert ids[2, 0] == vocab["stocks"] and ids[2, 1] == UNK_ID
     vectors = tiny_vectors()
@@ -178,14 +186,14 @@ def test_epoch_checkpoints_reload_to_identical_predictions(tmp_path):
     zn.manual_seed(0)
     model = MLPClassifier(6, 4, 8, 1, 0.2)
     opt = optim.Adam(model.parameters(), 1e-2)
-    best = []
-    trainer = ClassifierTrainer(model, opt, batch_size=8, out_dir=tmp_path, train_eval=(x, y),
-                                on_best=lambda t: best.append(t.epoch))
+    trainer = Trainer(model, opt, batch_size=8, out_dir=tmp_path, callbacks=[train_metrics((x, y))],
+                      monitor="valid_accuracy", mode="max", keep_epoch_checkpoints=True, quiet=True)
     trainer.fit((x, y), valid=(x, y), epochs=3)
     files = sorted((tmp_path / "checkpoints").glob("epoch_*.safetensors"))
     assert [f.name for f in files] == ["epoch_001.safetensors", "epoch_002.safetensors", "epoch_003.safetensors"]
     assert {"train_loss", "train_accuracy", "valid_loss", "valid_accuracy"} <= set(trainer.history[-1])
-    assert best and best[0] == 1
+    best = max(row["valid_accuracy"] for row in trainer.history)
+    assert trainer.best == best and trainer.history[trainer.best_epoch - 1]["valid_accuracy"] == best
     fresh = MLPClassifier(6, 4, 8, 1, 0.2)
     fresh_opt = optim.Adam(fresh.parameters(), 1e-2)
     record = load_checkpoint(files[-1], fresh, fresh_opt)
@@ -201,20 +209,59 @@ def test_save_and_load_text_classifier(tmp_path):
               "num_filters": 4, "kernel_sizes": [2, 3], "dropout": 0.1}
     zn.manual_seed(0)
     model = build_model(config)
-    save_classifier(tmp_path / "model.safetensors", model, config, vocab)
+    save_classifier(tmp_path / "model.safetensors", model, config, NEWS_LABELS, vocab)
     loaded = load_classifier(tmp_path)
-    expected = predict_proba(model, encode_titles(titles, vocab))
+    assert isinstance(loaded, LoadedClassifier) and loaded.labels == NEWS_LABELS
+    expected = predict_proba(model, encode_texts(titles, vocab))
     np.testing.assert_array_equal(loaded.predict_proba(titles), expected)
-    assert loaded.predict(["stocks"])[0] in ("b", "t", "e", "m")
+    assert loaded.predict(["stocks"])[0] in NEWS_LABELS
+
+
+def test_load_feature_classifier_reads_the_fixed_vectors_file(tmp_path):
+    """The vectors file is always VECTORS_FILE beside the model: a name in the config is never opened."""
+    vectors = tiny_vectors(8)
+    config = {"kind": "linear", "num_classes": 2, "in_features": 8, "vectors": "../../elsewhere.bin"}
+    zn.manual_seed(0)
+    model = build_model(config)
+    save_classifier(tmp_path / "model.safetensors", model, config, ["neg", "pos"])
+    with pytest.raises(CheckpointError, match=VECTORS_FILE):
+        load_classifier(tmp_path)  # no vectors.bin yet
+    vectors.save_word2vec_format(tmp_path / VECTORS_FILE, binary=True)
+    loaded = load_classifier(tmp_path / "model.safetensors")
+    texts = ["stocks profit", "movie star"]
+    np.testing.assert_allclose(loaded.predict_proba(texts), predict_proba(model, mean_word_vectors(texts, vectors)))
+    assert set(loaded.predict(texts)) <= {"neg", "pos"}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"labels": ["only"]}, "label set"),
+    ({"labels": ["a", "a"]}, "label set"),
+    ({"labels": ["a", "b", "c"]}, "classes"),
+    ({"config": {"kind": "transformer", "num_classes": 2}}, "unknown model kind"),
+    ({"vocab": None}, "vocabulary"),
+    ({"model": {}}, "cannot rebuild"),
+])
+def test_load_classifier_rejects_inconsistent_files(tmp_path, change, message):
+    titles, _ = tiny_titles()
+    vocab = build_vocabulary(t.split() for t in titles)
+    config = {"kind": "mean", "num_classes": 2, "vocab_size": len(vocab), "embedding_dim": 4}
+    save_classifier(tmp_path / "m.safetensors", build_model(config), config, ["neg", "pos"], vocab)
+    record = load(tmp_path / "m.safetensors")
+    record.update(change)
+    save(record, tmp_path / "m.safetensors")
+    with pytest.raises(CheckpointError, match=message):
+        load_classifier(tmp_path / "m.safetensors")
+    with pytest.raises(CheckpointError, match="no trained classifier"):
+        load_classifier(tmp_path / "missing")
 
 
 def test_features_roundtrip(tmp_path):
     feats = {f"{k}_{s}": (np.ones((2, 3), np.float32) if k == "X" else np.zeros(2, np.int64))
              for s in ("train", "valid", "test") for k in ("X", "y")}
-    save_features(tmp_path / "f.safetensors", feats)
-    back = load_features(tmp_path / "f.safetensors")
-    assert set(back) == set(feats) and back["X_train"].dtype == np.float32
-    with pytest.raises(FileNotFoundError):
+    save_features(tmp_path / "f.safetensors", feats, ["neg", "pos"])
+    back, labels = load_features(tmp_path / "f.safetensors")
+    assert set(back) == set(feats) and back["X_train"].dtype == np.float32 and labels == ["neg", "pos"]
+    with pytest.raises(DataError, match="missing.safetensors"):
         load_features(tmp_path / "missing.safetensors")
 
 
@@ -224,7 +271,7 @@ def test_features_roundtrip(tmp_path):
 def test_report_matches_hand_computed_confusion():
     targets = np.array([0, 0, 0, 1, 1, 2, 2, 2, 3, 3])
     predicted = np.array([0, 0, 1, 1, 2, 2, 2, 0, 3, 0])
-    report = classification_report(predicted, targets)
+    report = classification_report(predicted, targets, NEWS_LABELS)
     expected = np.array([[2, 1, 0, 0],
                          [0, 1, 1, 0],
                          [1, 0, 2, 0],
@@ -239,49 +286,4 @@ def test_report_matches_hand_computed_confusion():
     f1s = [row["f1"] for row in report["per_class"].values()]
     assert np.isclose(report["macro_f1"], np.mean(f1s))
     with pytest.raises(ValueError):
-        classification_report([0, 1], [0])
-
-
-# ---------------------------------------------------------------- command line
-
-
-def test_cli_train_predict_batch_sizes(tmp_path, capsys):
-    from zeronlp.cli import main
-    from zeronlp.data import load_news
-    from zeronlp.data.vocab import tokenize
-
-    # small random vectors for the training words keep this test fast (no word2vec training)
-    words = sorted({w for t in load_news("train")[0] for w in tokenize(t)})
-    vectors = KeyedVectors(words, np.random.default_rng(0).standard_normal((len(words), 8)).astype(np.float32))
-    vec_file = tmp_path / "vec.txt"
-    vectors.save_word2vec_format(vec_file)
-    out = tmp_path / "lin"
-    assert main(["classify", "train", "--model", "linear", "--vectors", str(vec_file), "--epochs", "2",
-                 "--out", str(out), "--quiet"]) == 0
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert 0 <= metrics["final"]["test_accuracy"] <= 1 and "test_macro_f1" in metrics["final"]
-    for name in ("curves_loss.png", "curves_accuracy.png", "confusion_matrix.png", "model.safetensors",
-                 "checkpoints/epoch_002.safetensors"):
-        assert (out / name).is_file(), name
-    assert main(["classify", "train", "--model", "linear", "--vectors", str(vec_file), "--epochs", "3",
-                 "--out", str(out), "--quiet", "--resume"]) == 0
-    resumed = json.loads((out / "metrics.json").read_text())
-    assert [row["epoch"] for row in resumed["history"]] == [1, 2, 3]
-    assert resumed["history"][:2] == metrics["history"]
-    assert (out / "checkpoints" / "epoch_003.safetensors").is_file()
-    capsys.readouterr()
-    assert main(["classify", "predict", "--ckpt", str(out), "--json", "Fed raises rates as inflation climbs"]) == 0
-    answer = json.loads(capsys.readouterr().out.strip())
-    assert answer["label"] in ("b", "t", "e", "m") and np.isclose(sum(answer["probabilities"].values()), 1)
-    cnn = tmp_path / "cnn"
-    assert main(["classify", "train", "--model", "cnn", "--vectors", str(vec_file), "--epochs", "1",
-                 "--batch-size", "512", "--num-filters", "4", "--kernel-sizes", "2", "3", "--out", str(cnn),
-                 "--quiet"]) == 0
-    assert main(["classify", "predict", "--ckpt", str(cnn), "Fed raises rates", ""]) == 0
-    ens = tmp_path / "ens"
-    assert main(["classify", "evaluate", "--ckpt", str(out), "--ckpt", str(cnn), "--out", str(ens)]) == 0
-    assert 0 <= json.loads((ens / "metrics.json").read_text())["final"]["test_accuracy"] <= 1
-    assert main(["classify", "batch-sizes", "--features", str(out / "features.safetensors"), "--max-power", "1",
-                 "--out", str(tmp_path / "bs"), "--quiet"]) == 0
-    assert "| 2 |" in (tmp_path / "bs" / "batch_sizes.md").read_text()
-    assert main(["classify", "predict", "--ckpt", str(tmp_path / "nothing"), "x"]) == 1
+        classification_report([0, 1], [0], ["a", "b"])

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 import zeronlp as zn
-from zeronlp.data import BPTTBatcher, Vocabulary
+from zeronlp.data import BPTTBatcher, TextCorpus, Vocabulary
 from zeronlp.models import RNNLM, BetterRNNLM, generate, next_words, perplexity
-from zeronlp.models.lm_train import CHECKPOINT, load_model, train_lm
-from zeronlp.models.rnnlm import linear_softmax_cross_entropy
+from zeronlp.models.rnnlm import linear_softmax_cross_entropy, load_lm
+from zeronlp.tasks import lm
+from zeronlp.train import CHECKPOINT_NAME as CHECKPOINT
 from zeronlp.train import TrainingDiverged
 
 WORDS = "you say goodbye and i say hello .".split()
@@ -20,14 +21,19 @@ WORDS = "you say goodbye and i say hello .".split()
 def corpus():
     vocab = Vocabulary.build(WORDS, unk_token="<unk>")
     ids = vocab.encode(WORDS * 60)
-    return ids, ids[:200], ids[:200], vocab
+    return TextCorpus(ids, ids[:200], ids[:200], vocab, False), {"tokenizer": "whitespace", "source": "tiny"}
+
+
+def load_model(path):
+    model, vocab, _ = load_lm(path)
+    return model, vocab
 
 
 def _train(corpus, **kwargs):
     options = dict(epochs=6, batch_size=4, bptt=8, lr=5.0, clip=1.0, quiet=True, corpus=corpus,
                    model_kwargs=dict(wordvec_size=16, hidden_size=16))
     options.update(kwargs)
-    return train_lm("rnnlm", **options)
+    return lm.train("rnnlm", **options)
 
 
 # ---------------------------------------------------------------------------- building blocks
@@ -120,7 +126,7 @@ def test_kept_model_is_the_weight_average_unless_turned_off(corpus, tmp_path, av
         assert "average" not in record
         expected = raw
     else:
-        assert record["average"]["n_averaged"] == len(BPTTBatcher(corpus[0], 4, 8))
+        assert record["average"]["n_averaged"] == len(BPTTBatcher(corpus[0].train, 4, 8))
         expected = record["average"]["weights"]
         assert not np.allclose(expected["lstm.weight_hh_l0"], raw["lstm.weight_hh_l0"])
     for name, value in expected.items():
@@ -225,11 +231,12 @@ def test_cli_eval_split_and_file(trained, tmp_path, capsys):
     model, vocab = load_model(trained)
     sample = tmp_path / "sample.txt"
     sample.write_text("you say goodbye and i say hello . " * 6 + "you say zebra .")  # one line, no <eos>
-    with pytest.warns(UserWarning, match="1 of 52 tokens are not in the model's vocabulary"):
+    # the tiny vocabulary has no <eos>: "zebra" and the line end are unknown
+    with pytest.warns(UserWarning, match="2 of 53 tokens are not in the model.s vocabulary"):
         assert main(["lm", "eval", "--ckpt", str(trained), "--file", str(sample), "--batch-size", "2",
                      "--bptt", "5"]) == 0
-    expected = perplexity(model, vocab.encode(sample.read_text().split()), 2, 5)
-    assert f"perplexity {expected:.2f} over 51 predicted tokens" in capsys.readouterr().out
+    expected = perplexity(model, vocab.encode(sample.read_text().split() + ["<eos>"]), 2, 5)
+    assert f"perplexity {expected:.2f} over 52 predicted tokens" in capsys.readouterr().out
     assert expected < 10  # the tiny corpus was learned
 
     # a PTB split is re-encoded by word when the model has its own vocabulary (here: 9 words)
@@ -239,8 +246,8 @@ def test_cli_eval_split_and_file(trained, tmp_path, capsys):
     assert f"PTB valid: perplexity {expected:.2f} over {len(ptb_ids) - 1:,}" in capsys.readouterr().out
 
     (tmp_path / "empty.txt").write_text("\n \n")
-    assert main(["lm", "eval", "--ckpt", str(trained), "--file", str(tmp_path / "empty.txt")]) != 0
-    assert "no words to evaluate" in capsys.readouterr().err
+    assert main(["lm", "eval", "--ckpt", str(trained), "--file", str(tmp_path / "empty.txt")]) == 2
+    assert f"{tmp_path / 'empty.txt'}: is empty" in capsys.readouterr().err
 
 
 def test_fused_head_row_chunks_match_composition():
@@ -260,9 +267,7 @@ def test_fused_head_row_chunks_match_composition():
 
 
 def test_metrics_json_follows_the_run_epoch_by_epoch(corpus, tmp_path, monkeypatch):
-    import zeronlp.models.lm_train as lm_train
-
-    real, calls = lm_train.perplexity, []
+    real, calls = lm.perplexity, []
 
     def interrupted_on_second_validation(*args, **kwargs):
         calls.append(1)
@@ -270,7 +275,7 @@ def test_metrics_json_follows_the_run_epoch_by_epoch(corpus, tmp_path, monkeypat
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(lm_train, "perplexity", interrupted_on_second_validation)
+    monkeypatch.setattr(lm, "perplexity", interrupted_on_second_validation)
     with pytest.raises(KeyboardInterrupt):
         _train(corpus, epochs=3, out_dir=tmp_path)
     metrics = json.loads((tmp_path / "metrics.json").read_text())

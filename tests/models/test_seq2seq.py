@@ -1,18 +1,17 @@
-"""Seq2seq: data loading, small-data training, greedy vs beam search, end symbols, CLI and errors."""
+"""Seq2seq models: data loading and text format, small-data training, greedy vs beam search, end symbols,
+loading a trained run. The command line is tested in ``tests/cli/test_seq2seq.py``."""
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pytest
 
 import zeronlp as zn
-from zeronlp.cli import main
 from zeronlp.data import CharVocabulary, load_seq
+from zeronlp.data.seq import SeqCodec
 from zeronlp.models import AttentionSeq2Seq, PeekySeq2Seq, Seq2Seq, build_seq2seq
 from zeronlp.models.seq2seq import exact_match_accuracy
-from zeronlp.models.seq2seq_cli import load_seq2seq, prepare_question, translate
+from zeronlp.models.seq2seq_io import load_seq2seq, translate
 
 MODELS = (Seq2Seq, PeekySeq2Seq, AttentionSeq2Seq)
 START, END, PAD = 0, 1, 2
@@ -43,13 +42,62 @@ def test_load_date():
 
 def test_unknown_characters_are_named():
     vocab = CharVocabulary("0123456789+ _")
-    with pytest.raises(ValueError, match=r"'x', 'z'"):
+    with pytest.raises(zn.DataError, match=r"'x', 'z'"):
         vocab.encode("1+zx")
     with pytest.raises(ValueError, match="at most 7"):
         vocab.encode("12345678", length=7)
     assert vocab.encode("1+2", length=5).tolist() == vocab.encode("1+2  ").tolist()
-    config = {"src_length": 7, "reverse": True}
-    assert vocab.decode(prepare_question("12+3", vocab, config)[0]) == "   3+21"
+    codec = SeqCodec.from_char_vocabulary(vocab, 7, 5, reverse=True)
+    assert vocab.decode(codec.encode_source("12+3")) == "   3+21"
+    with pytest.raises(zn.DataError, match=r"'a', 'b'"):
+        codec.encode_source("1a+7b")
+    with pytest.raises(zn.DataError, match="at most 7"):
+        codec.encode_source("1234+5678")
+
+
+def test_char_codec_is_the_books_format():
+    codec = SeqCodec.build("char", ["ab c", "b"], ["x_y", "xy"])
+    assert codec.src_length == 4 and codec.tgt_length == 4  # the longest target + the start symbol
+    assert codec.start not in "ab cx_y" and codec.pad == " " and codec.end is None
+    x, t = codec.encode_pairs(["b"], ["xy"])
+    assert [codec.symbols[i] for i in x[0]] == list("b   ")
+    assert [codec.symbols[i] for i in t[0]] == [codec.start, "x", "y", " "]
+    assert codec.decode(t[0, 1:]) == "xy" and codec.source_labels("b") == list("b   ")
+    rebuilt = SeqCodec.from_config(codec.to_config(), codec.symbols)
+    np.testing.assert_array_equal(rebuilt.encode_source("ab c"), codec.encode_source("ab c"))
+    with pytest.raises(zn.DataError, match=r"data.tsv, line 3: the source 'abcab' has 5 characters; .* at most 4"):
+        codec.encode_pairs(["abcab"], ["x"], "data.tsv", first_line=3)
+
+
+def test_word_codec_has_pad_start_end_and_unk():
+    codec = SeqCodec.build("word", ["one two", "three"], ["uno dos", "tres"], vocab_lines=1)
+    assert codec.symbols[:4] == ["<pad>", "<s>", "</s>", "<unk>"] and "three" not in codec.ids
+    assert codec.src_length == 2 and codec.tgt_length == 4  # start + 2 words + end
+    t = codec.encode_target("uno dos")
+    assert [codec.symbols[i] for i in t] == ["<s>", "uno", "dos", "</s>"]
+    assert [codec.symbols[i] for i in codec.encode_source("three")] == ["<unk>", "<pad>"]
+    assert codec.unknown("one three four three") == ["three", "four"]
+    end = codec.end_id
+    assert codec.decode([codec.ids["uno"], end, codec.ids["dos"]]) == "uno"
+    assert codec.answer_tokens([codec.ids["uno"], end, end]) == ["uno", "</s>"]
+    simple = SeqCodec.build("word", ["Hello, World!"], ["hi"], tokenizer="simple")
+    assert simple.tokens("Hello, World!") == ["hello", ",", "world", "!"]
+    with pytest.raises(zn.UsageError, match="level"):
+        SeqCodec.build("byte", ["a"], ["b"])
+
+
+def test_exact_match_with_an_end_symbol_ignores_what_follows_it():
+    class Echo:  # "generates" fixed ids
+        def __init__(self, ids):
+            self.ids = np.asarray(ids)
+
+        def generate(self, src, start_id, length, end_id=None):
+            return self.ids
+
+    t = np.array([[0, 5, 1, 2], [0, 6, 7, 1]])  # start 0, end 1, pad 2
+    assert exact_match_accuracy(Echo([[5, 1, 1], [6, 7, 1]]), t[:, :2], t, end_id=1) == 1.0
+    assert exact_match_accuracy(Echo([[5, 1, 1], [6, 7, 2]]), t[:, :2], t, end_id=1) == 0.5
+    assert exact_match_accuracy(Echo([[5, 1, 1], [6, 7, 1]]), t[:, :2], t) == 0.5  # without: every position
 
 
 # ---------------------------------------------------------------- small-data training
@@ -185,38 +233,30 @@ def test_config_round_trip_and_bad_inputs():
         build_seq2seq({"model": "transformer", "vocab_size": 3})
 
 
-# ---------------------------------------------------------------- command line
+# ---------------------------------------------------------------- a trained run
 
 
-def test_cli_train_resume_translate(tmp_path, capsys):
-    out = tmp_path / "run"
-    common = ["seq2seq", "train", "--data", "addition", "--model", "attention", "--hidden", "16", "--reverse",
-              "--max-train", "256", "--max-test", "64", "--quiet", "--out", str(out)]
-    assert main(common + ["--epochs", "1"]) == 0
-    assert main(common + ["--epochs", "2", "--resume"]) == 0
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert [row["epoch"] for row in metrics["history"]] == [1, 2]
-    assert 0.0 <= metrics["final"]["test_accuracy"] <= 1.0
-    assert (out / "accuracy.png").is_file()
-    capsys.readouterr()
-    heatmap = tmp_path / "attention.png"
-    assert main(["seq2seq", "translate", "--ckpt", str(out), "--heatmap", str(heatmap), "16+75"]) == 0
-    answer = capsys.readouterr().out.splitlines()[0]
-    assert heatmap.is_file() and len(answer) <= 4
-    model, vocab, config = load_seq2seq(out)
-    text, weights = translate(model, vocab, config, "16+75", beam_size=2)
-    assert weights.shape == (4, 7) and config["reverse"] is True and config["model"] == "attention"
-    assert main(["seq2seq", "translate", "--ckpt", str(out), "1a+7b"]) == 1
-    assert "'a', 'b'" in capsys.readouterr().err
-
-
-def test_cli_compare_small(tmp_path):
-    out = tmp_path / "cmp"
-    assert main(["seq2seq", "compare", "--data", "addition", "--epochs", "1", "--hidden", "8", "--max-train", "128",
-                 "--max-test", "32", "--quiet", "--out", str(out)]) == 0
-    final = json.loads((out / "metrics.json").read_text())["final"]
-    assert set(final) == {"test_accuracy_baseline", "test_accuracy_reversed", "test_accuracy_reversed_peeky"}
-    assert (out / "compare.png").is_file()
+def test_load_a_run_and_translate(tmp_path):
+    codec = SeqCodec.build("word", ["one two", "three"], ["uno dos", "tres"], reverse=True)
+    model = AttentionSeq2Seq(len(codec), 4, 8)
+    zn.save({"model": dict(model.state_dict()), "config": model.config() | codec.to_config(),
+             "vocab": codec.symbols}, tmp_path / "model.safetensors")
+    loaded, loaded_codec = load_seq2seq(tmp_path)
+    assert loaded_codec.symbols == codec.symbols and loaded_codec.reverse and not loaded.training
+    for beam in (1, 3):
+        result = translate(loaded, loaded_codec, "two one", beam_size=beam)
+        assert result.weights.shape == (len(result.output_tokens), 2)
+        assert result.input_tokens == ["two", "one"] and len(result.output_tokens) <= 3
+        if result.output_tokens[-1] == "</s>":
+            assert "</s>" not in result.answer
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(zn.CheckpointError, match="no model.safetensors or checkpoint.safetensors"):
+        load_seq2seq(tmp_path / "empty")
+    with pytest.raises(zn.CheckpointError, match="no such run directory"):
+        load_seq2seq(tmp_path / "missing")
+    zn.save({"model": {}, "vocab": []}, tmp_path / "other.safetensors")
+    with pytest.raises(zn.CheckpointError, match="not a seq2seq model"):
+        load_seq2seq(tmp_path / "other.safetensors")
 
 
 def test_book_initialization():

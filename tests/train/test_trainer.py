@@ -40,11 +40,11 @@ def test_ctrl_c_saves_position_and_resume_continues_identically(tmp_path, monkey
     trainer = Trainer(model2, opt2, batch_size=30, out_dir=tmp_path / "b", quiet=True)
     original, calls = trainer.train_step, {"n": 0}
 
-    def interrupted_step(xb, tb):
+    def interrupted_step(batch):
         calls["n"] += 1
         if calls["n"] == 7:  # second epoch, batch 2
             raise KeyboardInterrupt
-        return original(xb, tb)
+        return original(batch)
 
     monkeypatch.setattr(trainer, "train_step", interrupted_step)
     with pytest.raises(KeyboardInterrupt):
@@ -73,7 +73,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
 
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
     model, opt = make(tmp_path)
-    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+    with pytest.raises(zn.CheckpointError, match="no checkpoint"):
         Trainer(model, opt, out_dir=tmp_path, quiet=True).fit(spiral(3, 10), epochs=1, resume=True)
 
 
@@ -84,7 +84,7 @@ def test_mismatched_data_lengths():
 
 
 def test_spiral_book_setting_reaches_97_percent():
-    from zeronlp.spiral_cli import train_spiral
+    from zeronlp.tasks.spiral import train as train_spiral
 
     zn.manual_seed(0)
     result = train_spiral(classes=3, hidden=10, epochs=300, lr=1.0, batch_size=30)
@@ -92,8 +92,73 @@ def test_spiral_book_setting_reaches_97_percent():
 
 
 def test_spiral_five_classes_reaches_90_percent():
-    from zeronlp.spiral_cli import train_spiral
+    from zeronlp.tasks.spiral import train as train_spiral
 
     zn.manual_seed(0)
     result = train_spiral(classes=5, hidden=30, epochs=300, lr=1.0, batch_size=30)
     assert result["final"]["train_accuracy"] >= 0.90
+
+
+def test_checkpoint_every_n_steps_and_sigint_between_steps(tmp_path):
+    """A periodic mid-epoch checkpoint records the position; a real SIGINT stops after the current
+    step (never inside it) and the resumed run ends identical to an uninterrupted one."""
+    import os
+    import signal
+
+    x, t = spiral(3, 50)
+    model, opt = make(tmp_path)
+    Trainer(model, opt, batch_size=30, out_dir=tmp_path / "a", quiet=True).fit((x, t), epochs=3)
+
+    model2, opt2 = make(tmp_path)
+    trainer = Trainer(model2, opt2, batch_size=30, out_dir=tmp_path / "b", quiet=True, checkpoint_steps=4)
+    original, calls = trainer.train_step, {"n": 0}
+
+    def step_then_signal(batch):
+        value = original(batch)
+        calls["n"] += 1
+        if calls["n"] == 8:  # epoch 2, batch 3: the handler only sets a flag
+            os.kill(os.getpid(), signal.SIGINT)
+        return value
+
+    trainer.train_step = step_then_signal
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit((x, t), epochs=3)
+    saved = zn.load(tmp_path / "b" / "checkpoint.safetensors")
+    assert (saved["epoch"], saved["position"]) == (1, 3)  # the step that got the signal was completed
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+    model3, opt3 = make(tmp_path)
+    Trainer(model3, opt3, batch_size=30, out_dir=tmp_path / "b", quiet=True).fit((x, t), epochs=3, resume=True)
+    for a, b in zip(model.parameters(), model3.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_periodic_checkpoint_position(tmp_path):
+    x, t = spiral(3, 50)
+    model, opt = make(tmp_path)
+    trainer = Trainer(model, opt, batch_size=30, out_dir=tmp_path, quiet=True, checkpoint_steps=7)
+    saves = []
+    original = trainer.save
+    trainer.save = lambda batches=None: (saves.append((trainer.epoch, trainer.position)), original(batches))
+    trainer.fit((x, t), epochs=2)
+    assert (0, 0) not in saves and (1, 2) in saves  # step 7 = epoch 2 batch 2; epoch ends save too
+
+
+def test_best_model_by_monitor_and_resume_refuses_other_config(tmp_path):
+    x, t = spiral(3, 50)
+    model, opt = make(tmp_path)
+    trainer = Trainer(model, opt, batch_size=30, out_dir=tmp_path, quiet=True, monitor="valid_accuracy", mode="max",
+                      meta={"config": {"hidden": 10}})
+    history = trainer.fit((x, t), valid=(x, t), epochs=5)
+    best = max(history, key=lambda row: row["valid_accuracy"])
+    record = zn.load(tmp_path / "model.safetensors")
+    assert record["epoch"] == best["epoch"] == trainer.best_epoch and record["config"] == {"hidden": 10}
+    assert record["metric"]["valid_accuracy"] == best["valid_accuracy"]
+    model2, opt2 = make(tmp_path)
+    other = Trainer(model2, opt2, out_dir=tmp_path, quiet=True, meta={"config": {"hidden": 20}})
+    with pytest.raises(zn.CheckpointError, match="holds a model with config"):
+        other.fit((x, t), epochs=6, resume=True)
+    with pytest.raises(zn.UsageError, match="reserved"):
+        Trainer(model2, opt2, meta={"epoch": 3})
+    with pytest.raises(zn.UsageError, match="epochs must be a positive integer"):
+        Trainer(model2, opt2).fit((x, t), epochs=0)

@@ -17,14 +17,14 @@ The shipped split (10,686 / 1,335 / 1,335 titles) is the exercise's 80/10/10 spl
 
 from __future__ import annotations
 
-import gzip
 import os
 from collections.abc import Iterable
-from pathlib import Path
 
 import numpy as np
 
+from ..errors import DataError
 from .files import open_dataset
+from .textfiles import _split_tsv_line, read_lines
 
 CATEGORIES: tuple[str, ...] = ("b", "t", "e", "m")
 CATEGORY_NAMES: dict[str, str] = {
@@ -38,7 +38,7 @@ def parse_news_lines(lines: Iterable[str], source: str = "<lines>") -> tuple[lis
     """Parse ``CATEGORY<TAB>TITLE`` lines into ``(titles, labels)``.
 
     Blank lines are skipped. A line without a tab, with a category other than b/t/e/m, or with an
-    empty title raises ``ValueError`` naming ``source`` and the 1-based line number.
+    empty title raises :class:`DataError` (a ``ValueError``) naming ``source`` and the 1-based line.
     """
     titles: list[str] = []
     labels: list[int] = []
@@ -46,30 +46,20 @@ def parse_news_lines(lines: Iterable[str], source: str = "<lines>") -> tuple[lis
         line = line.rstrip("\r\n")
         if not line.strip():
             continue
-        category, tab, title = line.partition("\t")
-        where = f"{source}, line {number}"
-        if not tab:
-            raise ValueError(f"{where}: expected 'CATEGORY<TAB>TITLE', found no tab in {line[:60]!r}")
-        category, title = category.strip(), title.strip()
+        category, title = _split_tsv_line(line, source, number, ("CATEGORY", "TITLE"))
         if category not in CATEGORY_TO_ID:
-            raise ValueError(
-                f"{where}: unknown category {category!r} (expected one of {', '.join(CATEGORIES)})"
-            )
-        if not title:
-            raise ValueError(f"{where}: empty title")
+            raise DataError(f"unknown category {category!r} (expected one of {', '.join(CATEGORIES)})", source, number)
         titles.append(title)
         labels.append(CATEGORY_TO_ID[category])
     return titles, np.asarray(labels, dtype=np.int64)
 
 
 def read_news_file(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
-    """Read a user's ``CATEGORY<TAB>TITLE`` file (plain or ``.gz``) into ``(titles, labels)``."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such news file")
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:
-        return parse_news_lines(handle, str(path))
+    """Read a user's ``CATEGORY<TAB>TITLE`` file (plain or gzip) into ``(titles, labels)``.
+
+    Problems with the file (missing, not UTF-8, empty, a malformed line) raise :class:`DataError`.
+    """
+    return parse_news_lines(read_lines(path), os.fspath(path))
 
 
 def load_news(split: str = "train") -> tuple[list[str], np.ndarray]:

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from ..errors import UnknownWordError
 from ..fileio import atomic_open
 
 _TOKEN_RE = re.compile(r"\w+(?:['\-]\w+)*|[^\w\s]")
@@ -114,7 +115,7 @@ class Vocabulary:
             return idx
         if self.unk_token is not None:
             return self.word_to_id[self.unk_token]
-        raise KeyError(f"word {word!r} not in vocabulary (size {len(self)})")
+        raise UnknownWordError(f"word {word!r} not in vocabulary (size {len(self)})")
 
     @property
     def unk_id(self) -> int | None:
@@ -130,7 +131,7 @@ class Vocabulary:
                 return np.fromiter((lookup[w] for w in words), dtype=np.int64)
             except KeyError as err:
                 word = err.args[0]
-                raise KeyError(f"word {word!r} not in vocabulary (size {len(self)})") from None
+                raise UnknownWordError(f"word {word!r} not in vocabulary (size {len(self)})") from None
         return np.fromiter((lookup.get(w, unk) for w in words), dtype=np.int64)
 
     def decode(self, ids: Iterable[int]) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..data.files import dataset_path
 from .keyedvectors import KeyedVectors
 
 
@@ -13,8 +14,6 @@ def evaluate_all(wv: KeyedVectors) -> tuple[dict, list[dict]]:
     ``analogy_accuracy`` is over questions whose four words are in the vocabulary (gensim's rule);
     the Spearman correlations are over pairs whose two words are.
     """
-    from ..data.files import dataset_path
-
     accuracy, sections = wv.evaluate_word_analogies()
     total = sections[-1]
     metrics: dict = {

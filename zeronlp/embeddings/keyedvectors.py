@@ -15,7 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.files import open_dataset
+from ..errors import UnknownWordError
 from ..fileio import atomic_open
+from .w2v_format import read_word2vec
 
 _EPS = np.float32(1e-12)
 
@@ -65,7 +68,7 @@ class KeyedVectors:
         try:
             return self.key_to_index[word]
         except KeyError:
-            raise KeyError(f"word {word!r} not in vocabulary ({len(self)} words)") from None
+            raise UnknownWordError(f"word {word!r} not in vocabulary ({len(self)} words)") from None
 
     def __getitem__(self, words: str | Sequence[str]) -> np.ndarray:
         """The vector of a word, or the stacked vectors of a list of words."""
@@ -292,8 +295,6 @@ class KeyedVectors:
     @classmethod
     def load_word2vec_format(cls, path: str | os.PathLike, binary: bool = False) -> KeyedVectors:
         """Read a word2vec text or binary file; malformed: ``ValueError`` naming path and line."""
-        from .w2v_format import read_word2vec
-
         words, vectors = read_word2vec(path, binary=binary)
         return cls(words, vectors)
 
@@ -341,8 +342,6 @@ def load_vectors(path: str | os.PathLike) -> KeyedVectors:
 
 def _read_lines(path: str | os.PathLike | None, default: str) -> list[str]:
     if path is None:
-        from ..data.files import open_dataset
-
         return open_dataset(default).read().splitlines()
     with open(path, encoding="utf-8") as f:
         return f.read().splitlines()

@@ -6,6 +6,11 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from ..data.vocab import Vocabulary
+from .cooccurrence import cooccurrence_matrix
+from .keyedvectors import KeyedVectors
+from .ppmi import ppmi
+
 
 def svd_vectors(
     matrix: sp.spmatrix | np.ndarray,
@@ -48,11 +53,6 @@ def ppmi_svd_keyed_vectors(
     Words are numbered most frequent first; out-of-vocabulary words are dropped before counting,
     and the window runs over the concatenated sentences (as in the book).
     """
-    from ..data.vocab import Vocabulary
-    from .cooccurrence import cooccurrence_matrix
-    from .keyedvectors import KeyedVectors
-    from .ppmi import ppmi
-
     sentences = [list(s) for s in sentences]
     vocab = Vocabulary.build(sentences, min_count=min_count, order="frequency")
     if len(vocab) < 2:

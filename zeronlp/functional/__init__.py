@@ -1,4 +1,8 @@
-"""Pure differentiable Functions (``import zeronlp.functional as F``)."""
+"""Pure differentiable Functions (``import zeronlp.functional as F``).
+
+Importing this package also gives :class:`~zeronlp.autograd.Tensor` its operators and array
+methods (``+ - * / @ **``, indexing, ``sum``, ``reshape``, ``T``, ...): see :mod:`.operators`.
+"""
 
 from .activation import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
 from .attention import (  # noqa: E402
@@ -36,7 +40,7 @@ from .basic import (
     where,
 )
 from .conv import conv1d, conv1d_output_length, max_over_time  # noqa: E402
-from .embedding import embedding
+from .embedding import InvalidIdsError, as_ids, embedding
 from .layers import dropout, layer_norm, linear
 from .loss import (
     binary_cross_entropy_with_logits,
@@ -47,3 +51,6 @@ from .loss import (
     softmax_cross_entropy,
 )
 from .negative_sampling import negative_sampling_loss
+from .operators import attach_tensor_methods
+
+attach_tensor_methods()

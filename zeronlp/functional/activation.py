@@ -12,7 +12,7 @@ def sigmoid_array(x):
     return (xp.tanh(x * x.dtype.type(0.5)) + 1) * x.dtype.type(0.5)
 
 
-class Sigmoid(Function):
+class SigmoidFunction(Function):
     """y = 1 / (1 + e^-x);  dx = gy * y (1 - y)."""
 
     def forward(self, x):
@@ -24,7 +24,7 @@ class Sigmoid(Function):
         return gy * y * (1 - y)
 
 
-class Tanh(Function):
+class TanhFunction(Function):
     """y = tanh x;  dx = gy (1 - y^2)."""
 
     def forward(self, x):
@@ -35,7 +35,7 @@ class Tanh(Function):
         return gy * (1 - self.y * self.y)
 
 
-class ReLU(Function):
+class ReLUFunction(Function):
     """y = max(0, x);  dx = gy where x > 0."""
 
     def forward(self, x):
@@ -46,7 +46,7 @@ class ReLU(Function):
         return gy * self.mask
 
 
-class LeakyReLU(Function):
+class LeakyReLUFunction(Function):
     """y = x if x > 0 else a x;  dx = gy (1 or a)."""
 
     def __init__(self, slope: float = 0.01):
@@ -61,7 +61,7 @@ class LeakyReLU(Function):
         return gy * self.factor
 
 
-class Softmax(Function):
+class SoftmaxFunction(Function):
     """y_i = e^{x_i} / sum_j e^{x_j};  dx = y (gy - sum(gy y))."""
 
     def __init__(self, axis: int = -1):
@@ -86,7 +86,7 @@ def log_softmax_array(x, axis: int = -1):
     return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
 
 
-class LogSoftmax(Function):
+class LogSoftmaxFunction(Function):
     """y = x - logsumexp(x);  dx = gy - softmax(x) sum(gy)."""
 
     def __init__(self, axis: int = -1):
@@ -102,24 +102,24 @@ class LogSoftmax(Function):
 
 
 def sigmoid(x) -> Tensor:
-    return Sigmoid()(x)
+    return SigmoidFunction()(x)
 
 
 def tanh(x) -> Tensor:
-    return Tanh()(x)
+    return TanhFunction()(x)
 
 
 def relu(x) -> Tensor:
-    return ReLU()(x)
+    return ReLUFunction()(x)
 
 
 def leaky_relu(x, negative_slope: float = 0.01) -> Tensor:
-    return LeakyReLU(negative_slope)(x)
+    return LeakyReLUFunction(negative_slope)(x)
 
 
 def softmax(x, axis: int = -1) -> Tensor:
-    return Softmax(axis)(x)
+    return SoftmaxFunction(axis)(x)
 
 
 def log_softmax(x, axis: int = -1) -> Tensor:
-    return LogSoftmax(axis)(x)
+    return LogSoftmaxFunction(axis)(x)

@@ -45,7 +45,7 @@ def col2im_1d(col: Any, shape: tuple[int, int, int], kernel_size: int, stride: i
     return gx[:, :, padding:padding + length] if padding else gx
 
 
-class Conv1d(Function):
+class Conv1dFunction(Function):
     """y[n, o, l] = b[o] + sum_{c,k} W[o, c, k] x_pad[n, c, l S + k].
 
     With col = im2col(x) (N L_out, C K) and W2 = W.reshape(C_out, C K):  Y = col W2^T + b;
@@ -95,8 +95,8 @@ def conv1d(x, weight, bias=None, stride: int = 1, padding: int = 0) -> Tensor:
     if stride < 1 or padding < 0:
         raise ValueError(f"conv1d: stride must be >= 1 and padding >= 0, got stride={stride}, padding={padding}")
     if bias is None:
-        return Conv1d(stride, padding)(x, weight)
-    return Conv1d(stride, padding)(x, weight, bias)
+        return Conv1dFunction(stride, padding)(x, weight)
+    return Conv1dFunction(stride, padding)(x, weight, bias)
 
 
 class MaxOverTime(Function):

@@ -1,4 +1,4 @@
-"""Embedding lookup with a fast scatter-add backward."""
+"""Embedding lookup with a fast scatter-add backward, and :func:`as_ids` for integer id inputs."""
 
 from __future__ import annotations
 
@@ -8,6 +8,41 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function, Tensor
+from ..errors import UsageError
+
+
+class InvalidIdsError(UsageError, TypeError):
+    """Token ids that are not integers. A :class:`~zeronlp.errors.UsageError` (so a ValueError) and
+    a TypeError at once: callers caught either before, and both keep working."""
+
+
+def as_ids(value: Any, name: str, ndim: int | None = None) -> Any:
+    """Token ids as an integer array of the current backend (``xp``), from a Tensor, array or list.
+
+    ``name`` (the model or function that asks) starts the error message: non-integer ids raise
+    :class:`InvalidIdsError` (a UsageError, ValueError and TypeError), ids with ``ndim`` given and a
+    different number of dimensions raise :class:`~zeronlp.errors.UsageError` (a ValueError); both
+    name the shape and the dtype that came. An array already on the backend is returned as it is.
+    """
+    data = value.data if isinstance(value, Tensor) else value
+    xp = backend.xp()
+    if hasattr(data, "dtype") and hasattr(data, "shape"):
+        ids = data if backend.get_array_module(data) is xp else backend.to_device(data)
+    else:
+        ids = xp.asarray(data)
+        if ids.size == 0 and ids.dtype.kind == "f":  # [] is an empty list of ids, not of floats
+            ids = ids.astype(np.int64)
+    if ids.dtype.kind not in "iu":
+        raise InvalidIdsError(
+            f"{name}: ids must be integers, got dtype {ids.dtype} (shape {tuple(ids.shape)})"
+        )
+    if ndim is not None and ids.ndim != ndim:
+        layout = {1: " (batch,)", 2: " (batch, length)"}.get(ndim, "")
+        raise UsageError(
+            f"{name}: ids must have {ndim} dimension{'s' if ndim != 1 else ''}{layout}, "
+            f"got shape {tuple(ids.shape)} (dtype {ids.dtype})"
+        )
+    return ids
 
 
 def scatter_add_rows(target: Any, ids: Any, rows: Any) -> Any:
@@ -29,7 +64,7 @@ def scatter_add_rows(target: Any, ids: Any, rows: Any) -> Any:
     return target
 
 
-class Embedding(Function):
+class EmbeddingFunction(Function):
     """y = W[ids] (rows of the weight);  dW = scatter-add of gy into the rows named by ids."""
 
     def __init__(self, ids: Any, padding_idx: int | None = None):
@@ -55,10 +90,4 @@ class Embedding(Function):
 
 def embedding(ids, weight, padding_idx: int | None = None) -> Tensor:
     """Look up rows of ``weight`` (num_embeddings, dim) for integer ``ids`` of any shape."""
-    if isinstance(ids, Tensor):
-        ids = ids.data
-    xp = backend.xp()
-    ids = ids if hasattr(ids, "dtype") and backend.get_array_module(ids) is xp else xp.asarray(ids)
-    if ids.dtype.kind not in "iu":
-        raise TypeError(f"embedding: ids must be integers, got dtype {ids.dtype}")
-    return Embedding(ids, padding_idx)(weight)
+    return EmbeddingFunction(as_ids(ids, "embedding"), padding_idx)(weight)

@@ -6,7 +6,7 @@ from .. import backend
 from ..autograd import Function, Tensor, as_tensor
 
 
-class Linear(Function):
+class LinearFunction(Function):
     """y = x W^T + b with W of shape (out, in);  dx = gy W, dW = gy^T x, db = sum(gy).
 
     ``x`` may have any leading shape ``(..., in)``; the weight gradient is one GEMM over all rows.
@@ -37,11 +37,11 @@ class Linear(Function):
 def linear(x, weight, bias=None) -> Tensor:
     """Affine map ``x @ weight.T + bias`` (PyTorch's ``F.linear``)."""
     if bias is None:
-        return Linear()(x, weight)
-    return Linear()(x, weight, bias)
+        return LinearFunction()(x, weight)
+    return LinearFunction()(x, weight, bias)
 
 
-class Dropout(Function):
+class DropoutFunction(Function):
     """y = x * m / (1 - p) with m ~ Bernoulli(1 - p) (inverted dropout);  dx = gy * m / (1 - p)."""
 
     def __init__(self, p: float):
@@ -63,10 +63,10 @@ def dropout(x, p: float = 0.5, training: bool = True) -> Tensor:
         raise ValueError(f"dropout probability must be in [0, 1), got {p}")
     if not training or p == 0:
         return as_tensor(x)
-    return Dropout(p)(x)
+    return DropoutFunction(p)(x)
 
 
-class LayerNorm(Function):
+class LayerNormFunction(Function):
     """y = (x - mean) / sqrt(var + eps) * gamma + beta over the last axis.
 
     dx = (gx_hat - mean(gx_hat) - x_hat mean(gx_hat x_hat)) / sigma with gx_hat = gy gamma.
@@ -97,6 +97,6 @@ class LayerNorm(Function):
 
 def layer_norm(x, weight, bias, eps: float = 1e-5) -> Tensor:
     """Normalize over the last axis, then scale by ``weight`` and shift by ``bias``."""
-    return LayerNorm(eps)(x, weight, bias)
+    return LayerNormFunction(eps)(x, weight, bias)
 
 

@@ -1,18 +1,21 @@
-"""News classification (NLP 100 Knocks ch. 8, tasks 71-79) and the saved-classifier format.
+"""Text classifiers and the saved-classifier format (NLP 100 Knocks ch. 8, and any labelled text).
 
 * :class:`SingleLayerNet`: ``softmax(x W)`` on averaged word vectors (tasks 71-74);
 * :class:`MLPClassifier`: hidden layers with ReLU and dropout (task 79);
-* :class:`ClassifierTrainer`: the :class:`~zeronlp.train.Trainer` plus per-epoch train-set metrics,
-  a checkpoint file per epoch (task 76) and the best-on-valid model;
-* :func:`classification_report`: accuracy, per-class precision/recall/F1, macro-F1, confusion matrix;
+* :class:`~zeronlp.models.TextClassifier` (``mean`` | ``bigru`` | ``cnn``) on token ids;
+* :func:`build_model`: any of them from its config;
+* :func:`mean_word_vectors`: the input of the feature models (a text as the mean of its word vectors);
 * :func:`save_classifier` / :func:`load_classifier`: one safetensors file with the parameters, the
-  model config and the vocabulary, so that ``predict`` rebuilds the model with nothing else.
+  model config, the label set and (for the text models) the vocabulary, so that prediction rebuilds
+  the model with nothing else. The feature models read their word vectors from :data:`VECTORS_FILE`
+  beside the model file (a fixed name: nothing inside a file chooses which other file is opened).
+
+Training lives in :mod:`zeronlp.tasks.classify`; this module only builds, saves, loads and predicts.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,15 +25,19 @@ import numpy as np
 from .. import backend
 from .. import functional as F
 from ..autograd import Tensor, no_grad
-from ..data.news import CATEGORIES
-from ..data.vocab import Vocabulary
-from ..fileio import atomic_path
+from ..data.textfiles import LabelSet
+from ..data.vocab import Vocabulary, tokenize
+from ..embeddings import KeyedVectors
+from ..errors import CheckpointError, DataError, UsageError
 from ..nn import Dropout, Linear, Module, ReLU, Sequential
-from ..serialization import CheckpointError, load, save
-from ..train import Trainer, confusion_matrix, precision_recall_f1
-from .text_classifier import TextClassifier, encode_titles
+from ..serialization import load, save
+from .text_classifier import ENCODERS, PAD, UNK, TextClassifier, encode_texts
 
 MODEL_FILE = "model.safetensors"
+VECTORS_FILE = "vectors.bin"
+FEATURE_MODELS = ("linear", "mlp")
+TEXT_MODELS = ENCODERS
+MODEL_KINDS = FEATURE_MODELS + TEXT_MODELS
 
 
 class SingleLayerNet(Module):
@@ -66,36 +73,58 @@ class MLPClassifier(Module):
 
 
 def build_model(config: dict[str, Any], embeddings: Any = None) -> Module:
-    """A model from its config (``kind``: ``linear`` | ``mlp`` | ``mean`` | ``bigru`` | ``cnn``)."""
-    kind = config["kind"]
+    """A model from its config (``kind``: ``linear`` | ``mlp`` | ``mean`` | ``bigru`` | ``cnn``).
+
+    ``embeddings``: an initial embedding matrix for the text models (ignored by the feature models).
+    """
+    kind = config.get("kind")
     if kind == "linear":
         return SingleLayerNet(config["in_features"], config["num_classes"])
     if kind == "mlp":
         return MLPClassifier(config["in_features"], config["num_classes"], config["hidden_size"],
                              config["depth"], config["dropout"])
-    if kind in ("mean", "bigru", "cnn"):
+    if kind in TEXT_MODELS:
         return TextClassifier(config["vocab_size"], config["embedding_dim"], config["num_classes"],
                               encoder=kind, hidden_size=config.get("hidden_size", 128),
                               kernel_sizes=config.get("kernel_sizes", (2, 3, 4)),
                               num_filters=config.get("num_filters", 128), dropout=config.get("dropout", 0.5),
                               embeddings=embeddings)
-    raise ValueError(f"unknown model kind {kind!r}; use linear, mlp, mean, bigru or cnn")
+    raise UsageError(f"unknown model kind {kind!r}; use one of {', '.join(MODEL_KINDS)}")
 
 
-# ---------------------------------------------------------------------------- tasks 71-72
+# ---------------------------------------------------------------------------- inputs and prediction
 
 
-def loss_and_gradient(model: SingleLayerNet, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-    """Task 72: mean cross-entropy of ``softmax(x W)`` against ``y`` and its gradient dL/dW (in, classes)."""
-    model.zero_grad()
-    loss = F.softmax_cross_entropy(model(x), y)
-    loss.backward()
-    grad = backend.to_numpy(model.linear.weight.grad).T.copy()
-    model.zero_grad()
-    return float(loss.data), grad
+def load_word_vectors(path: str | os.PathLike) -> KeyedVectors:
+    """Word vectors in word2vec format: binary when the name ends in ``.bin``, else text.
+
+    A missing or malformed file raises :class:`~zeronlp.errors.DataError` naming it.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("no such word-vector file (word2vec .bin or .txt expected)", path)
+    binary = path.suffix == ".bin" or path.name.endswith(".bin.gz")
+    try:
+        return KeyedVectors.load_word2vec_format(path, binary=binary)
+    except (ValueError, OSError) as err:
+        message = str(err)
+        if message.startswith(str(path)):  # the reader already names the file and line
+            raise DataError(message) from None
+        kind = "binary" if binary else "text"
+        raise DataError(f"cannot read it as a word2vec {kind} file ({message})", path) from None
 
 
-# ---------------------------------------------------------------------------- prediction / metrics
+def mean_word_vectors(texts: Sequence[str], vectors: Any) -> np.ndarray:
+    """``(N, D)`` float32: row i is the mean vector of text i's known tokens (zeros if none is known).
+
+    Texts are split with :func:`~zeronlp.data.tokenize` (task 70's features).
+    """
+    features = np.zeros((len(texts), vectors.vector_size), dtype=np.float32)
+    for i, text in enumerate(texts):
+        known = [w for w in tokenize(text) if w in vectors]
+        if known:
+            features[i] = np.mean([vectors[w] for w in known], axis=0)
+    return features
 
 
 def predict_proba(model: Module, x: Any, batch_size: int = 512) -> np.ndarray:
@@ -111,137 +140,106 @@ def predict_proba(model: Module, x: Any, batch_size: int = 512) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
 
 
-def classification_report(predicted: Any, targets: Any, labels: Sequence[str] = CATEGORIES) -> dict[str, Any]:
-    """Accuracy, per-class precision/recall/F1 (named by label), macro-F1 and the confusion matrix."""
-    predicted = np.asarray(predicted).ravel()
-    targets = np.asarray(targets).ravel()
-    if predicted.shape != targets.shape:
-        raise ValueError(f"classification_report: {predicted.size} predictions for {targets.size} targets")
-    confusion = confusion_matrix(predicted, targets, len(labels))
-    scores = precision_recall_f1(confusion)
-    return {
-        "accuracy": float((predicted == targets).mean()) if targets.size else float("nan"),
-        "macro_f1": float(scores["f1"].mean()),
-        "per_class": {label: {"precision": float(scores["precision"][i]), "recall": float(scores["recall"][i]),
-                              "f1": float(scores["f1"][i]), "support": int(confusion[i].sum())}
-                      for i, label in enumerate(labels)},
-        "confusion_matrix": confusion,
-        "labels": list(labels),
-    }
-
-
-def format_report(report: dict[str, Any]) -> str:
-    """The report as a small text table."""
-    lines = [f"{'class':>6} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>8}"]
-    for label, row in report["per_class"].items():
-        lines.append(f"{label:>6} {row['precision']:9.4f} {row['recall']:7.4f} {row['f1']:7.4f} {row['support']:8d}")
-    lines.append(f"accuracy {report['accuracy']:.4f}   macro-F1 {report['macro_f1']:.4f}")
-    return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------- training
-
-
-class ClassifierTrainer(Trainer):
-    """:class:`Trainer` with what tasks 75-76 ask for, done at the end of every epoch.
-
-    * ``train_eval=(x, y)``: the epoch's history row gets ``train_loss``/``train_accuracy`` measured
-      in eval mode (the base row's ``loss`` is the running mean over the epoch's batches);
-    * ``epoch_checkpoints=True``: ``out_dir/checkpoints/epoch_NNN.safetensors`` keeps each epoch's
-      parameters and optimizer state (copies of the resumable ``checkpoint.safetensors``);
-    * ``on_best(trainer)`` is called when ``valid_accuracy`` improves on every earlier epoch.
-    """
-
-    def __init__(self, *args: Any, train_eval: Sequence[Any] | None = None, epoch_checkpoints: bool = True,
-                 on_best: Any = None, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.train_eval, self.epoch_checkpoints, self.on_best = train_eval, epoch_checkpoints, on_best
-        self.best_accuracy = -1.0
-        self.best_epoch = 0
-
-    def load(self, path: str | Path | None = None) -> dict[str, Any]:
-        record = super().load(path)
-        for row in self.history:
-            if row.get("valid_accuracy", -1.0) > self.best_accuracy:
-                self.best_accuracy, self.best_epoch = row["valid_accuracy"], row["epoch"]
-        return record
-
-    def save(self, permutation: Any = None, batch_index: int = 0) -> None:
-        end_of_epoch = permutation is None and bool(self.history) and self.history[-1]["epoch"] == self.epoch
-        if end_of_epoch and self.train_eval is not None and "train_accuracy" not in self.history[-1]:
-            measured = self.evaluate(self.train_eval)
-            self.history[-1].update({f"train_{k}": v for k, v in measured.items()})
-        super().save(permutation, batch_index)
-        if not end_of_epoch:
-            return
-        if self.epoch_checkpoints and self.checkpoint_path is not None:
-            with atomic_path(self.out_dir / "checkpoints" / f"epoch_{self.epoch:03d}.safetensors") as tmp:
-                shutil.copyfile(self.checkpoint_path, tmp)
-        accuracy = self.history[-1].get("valid_accuracy")
-        if accuracy is not None and accuracy > self.best_accuracy:
-            self.best_accuracy, self.best_epoch = accuracy, self.epoch
-            if self.on_best is not None:
-                self.on_best(self)
-
-
 # ---------------------------------------------------------------------------- saved classifiers
 
 
-def save_classifier(path: str | os.PathLike, model: Module, config: dict[str, Any],
+def classifier_meta(config: dict[str, Any], labels: Sequence[str], vocab: Vocabulary | None = None) -> dict[str, Any]:
+    """What a saved classifier holds besides its weights: ``{"config", "labels", "vocab"}``.
+
+    The Trainer stores this ``meta`` in its checkpoints and in the best model, so the best model file
+    is itself a saved classifier.
+    """
+    return {"config": dict(config), "labels": list(labels),
+            "vocab": list(vocab.id_to_word) if vocab is not None else None}
+
+
+def save_classifier(path: str | os.PathLike, model: Module, config: dict[str, Any], labels: Sequence[str],
                     vocab: Vocabulary | None = None, extra: dict[str, Any] | None = None) -> Path:
-    """One file: ``{"config", "vocab" (list of words or None), "labels", "model" (state dict), ...}``."""
-    record = {"config": dict(config), "labels": list(CATEGORIES), "model": dict(model.state_dict()),
-              "vocab": list(vocab.id_to_word) if vocab is not None else None, **(extra or {})}
-    save(record, path)
+    """One file: ``{"model" (state dict), "config", "labels", "vocab" (list of words or None), **extra}``."""
+    save({"model": dict(model.state_dict()), **classifier_meta(config, labels, vocab), **(extra or {})}, path)
     return Path(path)
 
 
-class NewsClassifier:
-    """A trained model with what it needs to classify raw titles (``load_classifier`` returns one).
+class LoadedClassifier:
+    """A trained model with what it needs to classify raw texts (what :func:`load_classifier` returns).
 
     Text models (``mean``/``bigru``/``cnn``) carry their vocabulary; the feature models (``linear``/``mlp``)
-    read the word vectors named in their config (a word2vec file next to the model file).
+    carry the word vectors read from :data:`VECTORS_FILE` beside the model file.
     """
 
-    def __init__(self, model: Module, config: dict[str, Any], vocab: Vocabulary | None = None,
-                 vectors: Any = None, labels: Sequence[str] = CATEGORIES):
+    def __init__(self, model: Module, config: dict[str, Any], labels: Sequence[str],
+                 vocab: Vocabulary | None = None, vectors: Any = None):
+        if vocab is None and vectors is None:
+            raise UsageError("LoadedClassifier needs a vocabulary (text models) or word vectors (feature models)")
         self.model, self.config, self.vocab, self.vectors = model, config, vocab, vectors
+        self.label_set = LabelSet(tuple(labels))
         self.labels = list(labels)
         model.eval()
 
-    def inputs(self, titles: Sequence[str]) -> np.ndarray:
-        """Model inputs for ``titles``: padded ids, or mean word vectors."""
+    def inputs(self, texts: Sequence[str]) -> np.ndarray:
+        """Model inputs for ``texts``: padded ids, or mean word vectors."""
         if self.vocab is not None:
-            return encode_titles(titles, self.vocab, self.config.get("max_length", 48))
-        from .news_features import mean_word_vectors
+            return encode_texts(texts, self.vocab, self.config.get("max_length", 48))
+        return mean_word_vectors(texts, self.vectors)
 
-        return mean_word_vectors(titles, self.vectors)
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """``(N, len(labels))`` class probabilities."""
+        return predict_proba(self.model, self.inputs(texts))
 
-    def predict_proba(self, titles: Sequence[str]) -> np.ndarray:
-        return predict_proba(self.model, self.inputs(titles))
-
-    def predict(self, titles: Sequence[str]) -> list[str]:
-        return [self.labels[i] for i in self.predict_proba(titles).argmax(axis=1)]
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        """The most probable label of each text."""
+        return [self.labels[i] for i in self.predict_proba(texts).argmax(axis=1)]
 
 
-def load_classifier(path: str | os.PathLike) -> NewsClassifier:
-    """Rebuild a classifier from a directory (its ``model.safetensors``) or from the file itself."""
+def _fail(file: Path, message: str) -> CheckpointError:
+    return CheckpointError(f"{file}: {message}")
+
+
+def load_classifier(path: str | os.PathLike) -> LoadedClassifier:
+    """Rebuild a classifier from a run directory (its ``model.safetensors``) or from the file itself.
+
+    Everything is checked against the file's own contents (config, labels, vocabulary, parameter
+    shapes); a problem raises :class:`~zeronlp.errors.CheckpointError` naming the file.
+    """
     path = Path(path)
     file = path / MODEL_FILE if path.is_dir() else path
+    if not file.is_file():
+        raise CheckpointError(f"{path}: no trained classifier here (expected {file}; "
+                              "make one with `zeronlp classify train`)")
     record = load(file)
-    if not isinstance(record, dict) or "config" not in record or "model" not in record:
-        raise CheckpointError(f"{file}: not a zeronlp classifier (no config/model in it)")
+    if not isinstance(record, dict) or not isinstance(record.get("config"), dict) \
+            or not isinstance(record.get("model"), dict):
+        raise _fail(file, "not a zeronlp classifier (no config/model in it)")
     config = record["config"]
-    model = build_model(config)
-    model.load_state_dict(record["model"])
+    kind = config.get("kind")
+    if kind not in MODEL_KINDS:
+        raise _fail(file, f"unknown model kind {kind!r} (expected one of {', '.join(MODEL_KINDS)})")
+    try:
+        labels = LabelSet.from_list(record.get("labels")).to_list()
+    except DataError as err:
+        raise _fail(file, f"bad label set: {err}") from None
+    if config.get("num_classes") != len(labels):
+        raise _fail(file, f"config says {config.get('num_classes')} classes but the file lists {len(labels)} labels")
     vocab = vectors = None
-    if record.get("vocab") is not None:
-        from .text_classifier import UNK
-
-        vocab = Vocabulary(record["vocab"], unk_token=UNK)
+    if kind in TEXT_MODELS:
+        words = record.get("vocab")
+        if not isinstance(words, list) or not all(isinstance(w, str) for w in words) or words[:2] != [PAD, UNK]:
+            raise _fail(file, f"a {kind} model needs its vocabulary in the file (a list of words: {PAD}, {UNK}, ...)")
+        vocab = Vocabulary(words, unk_token=UNK)
+        if len(vocab) != len(words) or len(vocab) != config.get("vocab_size"):
+            raise _fail(file, f"vocabulary of {len(words)} words ({len(vocab)} distinct) for a model of "
+                              f"vocab_size {config.get('vocab_size')}")
     else:
-        from .news_features import load_word_vectors
-
-        vectors_file = file.parent / config["vectors"]
+        vectors_file = file.parent / VECTORS_FILE
+        if not vectors_file.is_file():
+            raise _fail(file, f"a {kind} model reads its word vectors from {vectors_file}, which is missing")
         vectors = load_word_vectors(vectors_file)
-    return NewsClassifier(model, config, vocab, vectors, record.get("labels", CATEGORIES))
+        if vectors.vector_size != config.get("in_features"):
+            raise _fail(file, f"the model takes {config.get('in_features')}-dimensional inputs but {vectors_file} "
+                              f"holds {vectors.vector_size}-dimensional vectors")
+    try:
+        model = build_model(config)
+        model.load_state_dict(record["model"])
+    except (KeyError, ValueError, TypeError) as err:
+        raise _fail(file, f"cannot rebuild the {kind} model from it ({err})") from None
+    return LoadedClassifier(model, config, labels, vocab, vectors)

@@ -10,8 +10,10 @@ everything runs time-major so the LSTM and the output layer need no copies of la
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,6 +22,9 @@ from .. import backend, nn
 from .. import functional as F
 from ..autograd import Function, Tensor, no_grad
 from ..data.bptt import BPTTBatcher
+from ..data.vocab import Vocabulary
+from ..errors import CheckpointError, UnknownWordError
+from ..serialization import load
 
 # ---------------------------------------------------------------------------- fused output layer
 
@@ -135,20 +140,9 @@ class _LanguageModel(nn.Module):
                 "tie_weights": self.tie_weights}
 
     # ---- forward -------------------------------------------------------------------------------
-    def _check_ids(self, ids: Any) -> Any:
-        ids = ids.data if isinstance(ids, Tensor) else ids
-        xp = backend.xp()
-        ids = ids if backend.get_array_module(ids) is xp and hasattr(ids, "dtype") else xp.asarray(ids)
-        if ids.ndim == 1:
-            ids = ids[None, :]
-        if ids.ndim != 2 or ids.dtype.kind not in "iu":
-            raise ValueError(f"{type(self).__name__}: ids must be integer (batch, seq_len), got shape "
-                             f"{tuple(ids.shape)} dtype {ids.dtype}")
-        return ids
-
     def features(self, ids: Any) -> Tensor:
         """Hidden states for ``ids`` (B, T) as a (B*T, H) tensor in batch-major row order."""
-        ids = self._check_ids(ids)
+        ids = F.as_ids(ids, type(self).__name__, ndim=2)
         batch = ids.shape[0]
         if self.state is not None and self.state[0].shape[1] != batch:
             self.state = None  # a different batch size starts a new stream
@@ -161,7 +155,7 @@ class _LanguageModel(nn.Module):
 
     def forward(self, ids: Any) -> Tensor:
         """Logits (B, T, V) for ids (B, T); continues from the stored state."""
-        ids = self._check_ids(ids)
+        ids = F.as_ids(ids, type(self).__name__, ndim=2)
         weight, bias = self.output_layer()
         logits = F.linear(self.features(ids), weight, bias)
         return logits.reshape(ids.shape[0], ids.shape[1], self.vocab_size)
@@ -174,7 +168,7 @@ class _LanguageModel(nn.Module):
 
     def loss(self, ids: Any, targets: Any, reduction: str = "mean") -> Tensor:
         """Softmax cross-entropy of the next-word ``targets`` (B, T) given ``ids`` (B, T) (fused head)."""
-        ids = self._check_ids(ids)
+        ids = F.as_ids(ids, type(self).__name__, ndim=2)
         targets = targets.data if isinstance(targets, Tensor) else targets
         if tuple(np.shape(targets)) != tuple(ids.shape):
             raise ValueError(f"{type(self).__name__}.loss: targets of shape {tuple(np.shape(targets))} "
@@ -222,6 +216,46 @@ def build_lm(config: dict[str, Any]) -> _LanguageModel:
     return BetterRNNLM(**config)
 
 
+BEST_MODEL_FILE = "model.safetensors"
+CHECKPOINT_FILE = "checkpoint.safetensors"
+
+
+def load_lm(path: str | os.PathLike) -> tuple[_LanguageModel, Vocabulary, dict[str, Any]]:
+    """``(model, vocabulary, text options)`` of a trained language model, ready for inference.
+
+    ``path`` is a run directory (its ``model.safetensors``, the best weights, else its
+    ``checkpoint.safetensors``) or one of those files. The text options say how the model's text
+    was tokenized (``{"tokenizer": "whitespace", "lowercase": True}`` for PTB).
+    """
+    path = Path(path)
+    if path.is_dir():
+        found = next((p for p in (path / BEST_MODEL_FILE, path / CHECKPOINT_FILE) if p.is_file()), None)
+        if found is None:
+            raise CheckpointError(f"{path}: no {BEST_MODEL_FILE} or {CHECKPOINT_FILE} "
+                                  f"(train one with `zeronlp lm train --out {path}`)")
+        path = found
+    record = load(path)
+    if not isinstance(record, dict) or not isinstance(record.get("config"), dict) or "vocab" not in record:
+        raise CheckpointError(f"{path}: not a language-model checkpoint (no model config or vocabulary)")
+    try:
+        vocab = Vocabulary.from_dict(record["vocab"])
+    except ValueError as err:
+        raise CheckpointError(f"{path}: bad vocabulary: {err}") from None
+    config = record["config"]
+    if config.get("vocab_size") != len(vocab):
+        raise CheckpointError(f"{path}: the model config says {config.get('vocab_size')} words, "
+                              f"the vocabulary has {len(vocab)}")
+    try:
+        model = build_lm(config)
+        model.load_state_dict(record["model"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"{path}: cannot rebuild the model: {err}") from None
+    model.eval()
+    text = record.get("text") if isinstance(record.get("text"), dict) else {"tokenizer": "whitespace",
+                                                                              "lowercase": True}
+    return model, vocab, text
+
+
 # ---------------------------------------------------------------------------- evaluation
 
 
@@ -259,7 +293,7 @@ def _encode_words(words: Sequence[str] | str, vocab: Any) -> list[int]:
                           f"{vocab.unk_token!r}", stacklevel=4)
             ids.append(vocab.unk_id)
         else:
-            raise KeyError(f"word {word!r} is not in the vocabulary (size {len(vocab)})")
+            raise UnknownWordError(f"word {word!r} is not in the vocabulary (size {len(vocab)})")
     return ids
 
 

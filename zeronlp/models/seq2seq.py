@@ -35,17 +35,6 @@ Memory = dict[str, Tensor]
 State = tuple[Tensor, Tensor]
 
 
-def _ids(value: Any) -> Any:
-    """Integer ids as a backend array (from a Tensor, list or NumPy array)."""
-    data = value.data if isinstance(value, Tensor) else value
-    array = backend.to_device(np.asarray(backend.to_numpy(data)))
-    if array.dtype.kind not in "iu":
-        raise TypeError(f"seq2seq: token ids must be integers, got dtype {array.dtype}")
-    if array.ndim != 2:
-        raise ValueError(f"seq2seq: token ids must have shape (batch, length), got {tuple(array.shape)}")
-    return array
-
-
 class Encoder(Module):
     """Embedding + LSTM over the source; returns all states ``hs (N, T, H)`` and the last ``(h, c)``."""
 
@@ -113,7 +102,7 @@ class _EncoderDecoder(Module):
 
     # ---- the three pieces each model defines ---------------------------------------------------
     def encode(self, src: Any) -> Memory:
-        hs, (h, _) = self.encoder(_ids(src))
+        hs, (h, _) = self.encoder(F.as_ids(src, type(self).__name__, ndim=2))
         return {"hs": hs, "h": h}
 
     def initial_state(self, memory: Memory) -> State:
@@ -128,12 +117,13 @@ class _EncoderDecoder(Module):
     def forward(self, src: Any, tgt_in: Any) -> Tensor:
         """Teacher-forced logits ``(N, T_out, V)`` for decoder inputs ``tgt_in``."""
         memory = self.encode(src)
-        logits, _, _ = self.decode(_ids(tgt_in), self.initial_state(memory), memory)
+        tgt_in = F.as_ids(tgt_in, type(self).__name__, ndim=2)
+        logits, _, _ = self.decode(tgt_in, self.initial_state(memory), memory)
         return logits
 
     def loss(self, src: Any, target: Any) -> Tensor:
         """Mean cross-entropy of ``target[:, 1:]`` given ``src`` and ``target[:, :-1]`` (starts with the start id)."""
-        target = _ids(target)
+        target = F.as_ids(target, type(self).__name__, ndim=2)
         return F.softmax_cross_entropy(self(src, target[:, :-1]), target[:, 1:])
 
     # ---- decoding ------------------------------------------------------------------------------
@@ -296,7 +286,8 @@ class AttentionSeq2Seq(_EncoderDecoder):
 
     def forward(self, src: Any, tgt_in: Any, return_attention: bool = False) -> Any:
         memory = self.encode(src)
-        logits, _, weights = self.decode(_ids(tgt_in), self.initial_state(memory), memory)
+        tgt_in = F.as_ids(tgt_in, type(self).__name__, ndim=2)
+        logits, _, weights = self.decode(tgt_in, self.initial_state(memory), memory)
         return (logits, weights) if return_attention else logits
 
 
@@ -315,8 +306,13 @@ def build_seq2seq(config: dict[str, Any]) -> _EncoderDecoder:
                                 str(config.get("init", "pytorch")))
 
 
-def exact_match_accuracy(model: _EncoderDecoder, x: Any, t: Any, batch_size: int = 1000) -> float:
-    """Fraction of examples whose greedy answer equals ``t[:, 1:]`` at every position (start id ``t[:, 0]``)."""
+def exact_match_accuracy(model: _EncoderDecoder, x: Any, t: Any, batch_size: int = 1000,
+                         end_id: int | None = None) -> float:
+    """Fraction of examples whose greedy answer equals ``t[:, 1:]`` (start id ``t[:, 0]``).
+
+    Without ``end_id`` every position counts (the book's fixed-width answers); with it, decoding
+    stops at ``end_id`` and only the positions up to the target's first ``end_id`` are compared.
+    """
     x, t = np.asarray(backend.to_numpy(x)), np.asarray(backend.to_numpy(t))
     if len(x) == 0:
         return float("nan")
@@ -326,6 +322,12 @@ def exact_match_accuracy(model: _EncoderDecoder, x: Any, t: Any, batch_size: int
         start_ids = np.unique(tb[:, 0])
         if start_ids.size != 1:
             raise ValueError(f"exact_match_accuracy: targets start with different ids {start_ids.tolist()}")
-        guess = backend.to_numpy(model.generate(x[start:start + batch_size], int(start_ids[0]), tb.shape[1] - 1))
-        correct += int((guess == tb[:, 1:]).all(axis=1).sum())
+        answer = tb[:, 1:]
+        guess = backend.to_numpy(model.generate(x[start:start + batch_size], int(start_ids[0]), answer.shape[1],
+                                                end_id=end_id))
+        same = guess == answer
+        if end_id is not None:  # positions after the target's end symbol do not count
+            ends = answer == end_id
+            same |= (np.cumsum(ends, axis=1) - ends) > 0
+        correct += int(same.all(axis=1).sum())
     return correct / len(x)

@@ -1,15 +1,16 @@
 """A text classifier with trainable word embeddings and a choice of encoder.
 
-Titles become rows of token ids padded on the right with ``<pad>`` (id 0); the model trims each
-batch to its longest title and builds a mask from the padding, so pooling never sees padding:
+Texts (news titles, reviews, ...) become rows of token ids padded on the right with ``<pad>`` (id 0);
+the model trims each batch to its longest text and builds a mask from the padding, so pooling never
+sees padding:
 
 * ``"mean"``: mean of the embeddings of the real tokens (fastText-like), then a linear layer;
-* ``"bigru"``: a GRU reads the title forwards and another reads it backwards (each title is reversed
+* ``"bigru"``: a GRU reads the text forwards and another reads it backwards (each text is reversed
   within its own length, so neither direction starts on padding); their outputs are concatenated
   and max-pooled over the real positions;
 * ``"cnn"``: TextCNN (Kim 2014): ``Conv1d`` filters of several widths, ReLU, max-pool over time.
 
-An empty title, or one whose words are all unknown, is encoded as a single ``<unk>`` token: the
+An empty text, or one whose words are all unknown, is encoded as a single ``<unk>`` token: the
 model then predicts from the ``<unk>`` embedding alone (a defined prediction, not an error).
 """
 
@@ -24,7 +25,7 @@ from .. import backend
 from .. import functional as F
 from ..autograd import Tensor
 from ..data.vocab import Vocabulary, tokenize
-from ..nn import Conv1d, Dropout, Embedding, Linear, Module, ModuleList
+from ..nn import GRU, Conv1d, Dropout, Embedding, Linear, Module, ModuleList
 
 PAD, UNK = "<pad>", "<unk>"
 PAD_ID, UNK_ID = 0, 1
@@ -32,17 +33,18 @@ ENCODERS = ("mean", "bigru", "cnn")
 
 
 def build_vocabulary(token_lists: Iterable[Sequence[str]], min_count: int = 1) -> Vocabulary:
-    """Vocabulary of the training titles: ``<pad>`` = 0, ``<unk>`` = 1, then words by frequency."""
+    """Vocabulary of the training texts: ``<pad>`` = 0, ``<unk>`` = 1, then words by frequency."""
     counted = Vocabulary.build(token_lists, min_count=min_count, order="frequency")
     return Vocabulary([PAD, UNK, *counted.id_to_word], [0, 0, *counted.counts], unk_token=UNK)
 
 
-def encode_titles(titles: Sequence[str], vocab: Vocabulary, max_length: int = 48) -> np.ndarray:
-    """Token ids ``(N, L)`` int64, right-padded with ``<pad>``; titles longer than ``max_length`` are cut.
+def encode_texts(texts: Sequence[str], vocab: Vocabulary, max_length: int = 48) -> np.ndarray:
+    """Token ids ``(N, L)`` int64, right-padded with ``<pad>``; texts longer than ``max_length`` tokens are cut.
 
-    Unknown words become ``<unk>``; an empty title becomes the single token ``<unk>``.
+    Texts are split with :func:`~zeronlp.data.tokenize` (lower-case, punctuation split off). Unknown
+    words become ``<unk>``; an empty text becomes the single token ``<unk>``.
     """
-    rows = [vocab.encode(tokenize(title)[:max_length]) for title in titles]
+    rows = [vocab.encode(tokenize(text)[:max_length]) for text in texts]
     rows = [row if row.size else np.array([UNK_ID], dtype=np.int64) for row in rows]
     width = max((row.size for row in rows), default=1)
     ids = np.full((len(rows), width), PAD_ID, dtype=np.int64)
@@ -111,8 +113,6 @@ class TextClassifier(Module):
         if encoder == "mean":
             features = embedding_dim
         elif encoder == "bigru":
-            from ..nn import GRU
-
             self.gru_forward = GRU(embedding_dim, hidden_size, batch_first=True)
             self.gru_backward = GRU(embedding_dim, hidden_size, batch_first=True)
             features = 2 * hidden_size
@@ -123,7 +123,7 @@ class TextClassifier(Module):
         self.output = Linear(features, num_classes)
 
     def encode(self, ids: Any) -> Tensor:
-        """Fixed-size title representations ``(N, features)``."""
+        """Fixed-size text representations ``(N, features)``."""
         xp = backend.xp()
         ids = xp.asarray(getattr(ids, "data", ids))
         min_length = max(self.kernel_sizes) if self.encoder == "cnn" else 1
@@ -142,7 +142,7 @@ class TextClassifier(Module):
         channels = embedded.transpose(0, 2, 1)  # (N, E, L)
         pooled = []
         for k, conv in zip(self.kernel_sizes, self.convs):
-            # windows lying wholly inside the title; a title shorter than k keeps its first window
+            # windows lying wholly inside the text; a text shorter than k keeps its first window
             mask = positions[:, :ids.shape[1] - k + 1] < xp.maximum(lengths - k + 1, 1)[:, None]
             pooled.append(F.max_over_time(F.relu(conv(channels)), mask))
         return F.concat(pooled, axis=1) if len(pooled) > 1 else pooled[0]

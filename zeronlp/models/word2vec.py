@@ -22,10 +22,6 @@ from ..functional.negative_sampling import negative_sampling_loss
 from ..nn import Embedding, Module
 
 
-def _ids(x: Any) -> Any:
-    return backend.xp().asarray(getattr(x, "data", x))
-
-
 class SimpleCBOW(Module):
     """``h = mean_j W_in[c_j]``, ``p = softmax(h W_out^T)``, loss = cross-entropy of the target (full softmax)."""
 
@@ -37,8 +33,9 @@ class SimpleCBOW(Module):
         self.out_embed.weight.data *= 0.01
 
     def forward(self, contexts: Any, target: Any) -> Tensor:
-        h = F.mean(self.in_embed(_ids(contexts)), axis=1)
-        return F.softmax_cross_entropy(F.matmul(h, F.transpose(self.out_embed.weight)), _ids(target))
+        h = F.mean(self.in_embed(F.as_ids(contexts, "SimpleCBOW contexts", ndim=2)), axis=1)
+        target = F.as_ids(target, "SimpleCBOW target")
+        return F.softmax_cross_entropy(F.matmul(h, F.transpose(self.out_embed.weight)), target)
 
     @property
     def word_vecs(self) -> Any:
@@ -66,8 +63,8 @@ class CBOW(Module):
         return backend.xp().asarray(negatives)
 
     def forward(self, contexts: Any, target: Any) -> Tensor:
-        target = _ids(target)
-        h = F.mean(self.in_embed(_ids(contexts)), axis=1)
+        target = F.as_ids(target, f"{type(self).__name__} target", ndim=1)
+        h = F.mean(self.in_embed(F.as_ids(contexts, f"{type(self).__name__} contexts", ndim=2)), axis=1)
         return negative_sampling_loss(h, self.out_embed.weight, target, self._negatives(target))
 
     @property
@@ -79,7 +76,8 @@ class SkipGram(CBOW):
     """The target's input vector predicts each context word (one negative-sampling loss per context slot)."""
 
     def forward(self, contexts: Any, target: Any) -> Tensor:
-        contexts, target = _ids(contexts), _ids(target)
+        contexts = F.as_ids(contexts, f"{type(self).__name__} contexts", ndim=2)
+        target = F.as_ids(target, f"{type(self).__name__} target", ndim=1)
         n, slots = contexts.shape
         h = self.in_embed(backend.xp().repeat(target, slots))  # (N * slots, D)
         flat = contexts.reshape(-1)

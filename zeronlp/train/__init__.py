@@ -1,11 +1,25 @@
-"""Training: the Trainer loop, checkpoints, metrics and progress output."""
+"""Training: the one Trainer loop, batch sources, callbacks, checkpoints, metrics and progress output."""
 
-from .checkpoint import load_checkpoint, save_checkpoint
-from .metrics import accuracy, confusion_matrix, perplexity, precision_recall_f1, write_json, write_metrics
+from ..errors import TrainingDiverged
+from .batches import BPTTWindows, MiniBatches, SampledBatches
+from .callbacks import CarryState, EpochMetrics
+from .checkpoint import apply_checkpoint, load_checkpoint, save_checkpoint
+from .metrics import (
+    accuracy,
+    classification_report,
+    confusion_matrix,
+    format_report,
+    perplexity,
+    precision_recall_f1,
+    write_json,
+    write_metrics,
+)
 from .progress import log, progress
-from .trainer import CHECKPOINT_NAME, Trainer, TrainingDiverged
+from .trainer import BEST_MODEL_NAME, CHECKPOINT_NAME, Trainer, classification_loss, model_loss
 
 __all__ = [
-    "Trainer", "TrainingDiverged", "CHECKPOINT_NAME", "save_checkpoint", "load_checkpoint", "accuracy",
-    "perplexity", "confusion_matrix", "precision_recall_f1", "write_metrics", "write_json", "progress", "log",
+    "Trainer", "TrainingDiverged", "CHECKPOINT_NAME", "BEST_MODEL_NAME", "classification_loss", "model_loss",
+    "MiniBatches", "BPTTWindows", "SampledBatches", "CarryState", "EpochMetrics",
+    "save_checkpoint", "load_checkpoint", "apply_checkpoint", "accuracy", "perplexity", "confusion_matrix",
+    "precision_recall_f1", "classification_report", "format_report", "write_metrics", "write_json", "progress", "log",
 ]

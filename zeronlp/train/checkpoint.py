@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import backend
+from ..errors import CheckpointError
 from ..serialization import load, save
 
 
@@ -42,10 +43,20 @@ def load_checkpoint(path: str | os.PathLike, model: Any = None, optimizer: Any =
                     restore_rng: bool = True) -> dict[str, Any]:
     """Load a checkpoint into ``model``/``optimizer`` (when given) and return the whole record."""
     record = load(path)
+    if not isinstance(record, dict):
+        raise CheckpointError(f"{path}: not a zeronlp checkpoint (its content is not a record)")
+    apply_checkpoint(record, model, optimizer, restore_rng, source=path)
+    return record
+
+
+def apply_checkpoint(record: dict[str, Any], model: Any = None, optimizer: Any = None, restore_rng: bool = True,
+                     source: str | os.PathLike = "checkpoint") -> None:
+    """Put a loaded record's model/optimizer state and (optionally) RNG states in place."""
     if model is not None:
+        if not isinstance(record.get("model"), dict):
+            raise CheckpointError(f"{source}: holds no model weights")
         model.load_state_dict(record["model"])
     if optimizer is not None and "optimizer" in record:
         optimizer.load_state_dict(record["optimizer"])
     if restore_rng and "rng" in record:
         _restore_rng(record["rng"])
-    return record

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .. import backend
+from ..errors import UsageError
 from ..fileio import atomic_open
 
 
@@ -77,3 +79,33 @@ def write_metrics(out_dir: str | os.PathLike, config: dict[str, Any], history: l
     path = Path(out_dir) / "metrics.json"
     write_json(path, {"config": config, "history": history, "final": final})
     return path
+
+
+def classification_report(predicted: Any, targets: Any, labels: Sequence[str]) -> dict[str, Any]:
+    """Accuracy, per-class precision/recall/F1 (named by label), macro-F1 and the confusion matrix."""
+    predicted = np.asarray(predicted).ravel()
+    targets = np.asarray(targets).ravel()
+    if predicted.shape != targets.shape:
+        raise UsageError(f"classification_report: {predicted.size} predictions for {targets.size} targets")
+    confusion = confusion_matrix(predicted, targets, len(labels))
+    scores = precision_recall_f1(confusion)
+    return {
+        "accuracy": float((predicted == targets).mean()) if targets.size else float("nan"),
+        "macro_f1": float(scores["f1"].mean()),
+        "per_class": {label: {"precision": float(scores["precision"][i]), "recall": float(scores["recall"][i]),
+                              "f1": float(scores["f1"][i]), "support": int(confusion[i].sum())}
+                      for i, label in enumerate(labels)},
+        "confusion_matrix": confusion,
+        "labels": list(labels),
+    }
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The report as a small text table."""
+    width = max([6, *(len(label) for label in report["per_class"])])
+    lines = [f"{'class':>{width}} {'precision':>9} {'recall':>7} {'f1':>7} {'support':>8}"]
+    for label, row in report["per_class"].items():
+        lines.append(f"{label:>{width}} {row['precision']:9.4f} {row['recall']:7.4f} {row['f1']:7.4f} "
+                     f"{row['support']:8d}")
+    lines.append(f"accuracy {report['accuracy']:.4f}   macro-F1 {report['macro_f1']:.4f}")
+    return "\n".join(lines)

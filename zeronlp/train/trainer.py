@@ -1,10 +1,31 @@
-"""A generic mini-batch training loop with evaluation, history, checkpoints and exact resume."""
+"""THE training loop: every model in zeronlp trains through :class:`Trainer`.
+
+What differs between experiments is passed in, never copied into another loop:
+
+* the **batch source** (``train``): shuffled mini-batches, truncated-BPTT windows, sampled batches
+  (:mod:`zeronlp.train.batches`), or a tuple of arrays (shuffled mini-batches of ``batch_size``);
+* the **loss** (``loss_fn(model, batch) -> Tensor``), by default softmax cross-entropy of
+  ``model(batch[0])`` against ``batch[-1]``;
+* the **evaluation** (``valid``): arrays (mean loss and ``score_fn``) or ``valid(model) -> dict``;
+  which metric picks the best model (``monitor``, ``mode``); a scheduler on that metric;
+* **clipping**, **weight averaging** (an :class:`~zeronlp.optim.AveragedModel`, which is then
+  evaluated and kept), and **callbacks** (``on_epoch_start``, ``on_epoch_end``, ``state_dict``).
+
+It keeps a progress bar, per-epoch evaluation and history, a checkpoint every epoch, on Ctrl-C (with
+the position inside the epoch) and optionally every N steps or minutes, exact resume, the best model
+(``model.safetensors``), ``metrics.json`` after every epoch, and stops with
+:class:`~zeronlp.errors.TrainingDiverged` on a NaN/inf loss, leaving the last good checkpoint intact.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import math
+import shutil
+import signal
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,167 +34,369 @@ import numpy as np
 from .. import backend
 from .. import functional as F
 from ..autograd import no_grad
-from ..errors import TrainingDiverged
+from ..errors import CheckpointError, TrainingDiverged, UsageError
+from ..fileio import atomic_path
 from ..optim import ReduceOnPlateau, clip_grad_norm_
-from .checkpoint import load_checkpoint, save_checkpoint
-from .metrics import accuracy
+from ..serialization import load, save
+from .batches import BatchSource, MiniBatches, check_aligned
+from .checkpoint import apply_checkpoint, load_checkpoint, save_checkpoint
+from .metrics import accuracy, write_metrics
 from .progress import log, progress
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
+BEST_MODEL_NAME = "model.safetensors"
+RESERVED_KEYS = frozenset({"model", "optimizer", "rng", "epoch", "position", "global_step", "history", "best",
+                           "best_epoch", "epoch_sums", "monitor", "train_config", "callbacks", "batches",
+                           "scheduler", "average", "metric"})
 
 
+def classification_loss(model: Any, batch: Sequence[Any]) -> Any:
+    """Softmax cross-entropy of ``model(inputs)`` against integer ``targets``: the default loss."""
+    return F.softmax_cross_entropy(model(batch[0]), batch[-1])
 
 
-def _check_data(name: str, data: Sequence[Any]) -> tuple[Any, ...]:
-    arrays = tuple(data)
-    lengths = {len(a) for a in arrays}
-    if len(lengths) != 1:
-        raise ValueError(f"{name}: inputs and targets differ in length: {[len(a) for a in arrays]}")
-    if lengths == {0}:
-        raise ValueError(f"{name}: no examples")
-    return arrays
+def model_loss(model: Any, batch: Sequence[Any]) -> Any:
+    """``model.loss(*batch)``: for models that compute their own (fused) loss."""
+    return model.loss(*batch)
+
+
+def _to_device(array: Any) -> Any:
+    xp = backend.xp()
+    return array if backend.get_array_module(array) is xp else xp.asarray(array)
+
+
+def _batch_weight(batch: Sequence[Any]) -> int:
+    """How many targets a batch holds (its last array's size): losses are averaged with this weight."""
+    return int(np.size(batch[-1])) or 1
+
+
+class _DeferredInterrupt:
+    """Turns the first Ctrl-C into a flag checked between steps, so a step is never cut in half.
+
+    A second Ctrl-C interrupts at once. Only active in the main thread.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _DeferredInterrupt:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.getsignal(signal.SIGINT)
+            signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.requested = True
+        signal.signal(signal.SIGINT, self._previous or signal.default_int_handler)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
 
 
 class Trainer:
-    """Train ``model`` with ``optimizer`` on ``(inputs, targets)`` arrays.
+    """Train ``model`` with ``optimizer``; see the module docstring for what can be passed in.
 
-    Each epoch draws a permutation from the backend's host Generator and runs mini-batches of
-    ``batch_size``: forward, ``loss_fn(output, targets)``, backward, optional gradient clipping,
-    ``optimizer.step()``. After each epoch it evaluates ``valid`` (loss and accuracy), appends a
-    history row, steps the scheduler and, with ``out_dir``, saves ``out_dir/checkpoint.safetensors``
-    (model, optimizer, scheduler, history, epoch and RNG states). ``fit(..., resume=True)`` continues
-    from that checkpoint to the identical state. Ctrl-C saves the position inside the epoch too.
+    ``out_dir``: where ``checkpoint.safetensors``, ``model.safetensors`` (best by ``monitor``) and
+    ``metrics.json`` go (nothing is written without it). ``meta``: JSON-able dict stored in both
+    files (model config, vocabulary, labels) so a loader can rebuild the model; on resume its
+    ``"config"`` must equal the checkpoint's. ``config``: the run's settings for ``metrics.json``.
     """
 
-    def __init__(self, model: Any, optimizer: Any, loss_fn: Callable[[Any, Any], Any] | None = None,
+    def __init__(self, model: Any, optimizer: Any, loss_fn: Callable[[Any, Sequence[Any]], Any] | None = None, *,
                  batch_size: int = 32, max_grad_norm: float | None = None, scheduler: Any = None,
-                 out_dir: str | Path | None = None, quiet: bool = False, score_fn: Callable | None = accuracy):
+                 averaged: Any = None, callbacks: Iterable[Any] = (), monitor: str | None = None,
+                 mode: str = "min", out_dir: str | Path | None = None, meta: dict[str, Any] | None = None,
+                 config: dict[str, Any] | None = None, quiet: bool = False,
+                 score_fn: Callable[[Any, Any], float] | None = accuracy, checkpoint_steps: int | None = None,
+                 checkpoint_minutes: float | None = None, keep_epoch_checkpoints: bool = False,
+                 unit: str = "examples"):
         if batch_size < 1:
-            raise ValueError(f"batch_size must be positive, got {batch_size}")
+            raise UsageError(f"batch_size must be positive, got {batch_size}")
+        if mode not in ("min", "max"):
+            raise UsageError(f"mode must be 'min' or 'max', got {mode!r}")
+        if max_grad_norm is not None and not max_grad_norm > 0:
+            raise UsageError(f"max_grad_norm must be positive (or None), got {max_grad_norm}")
+        if checkpoint_steps is not None and checkpoint_steps < 1:
+            raise UsageError(f"checkpoint_steps must be positive, got {checkpoint_steps}")
+        if checkpoint_minutes is not None and not checkpoint_minutes > 0:
+            raise UsageError(f"checkpoint_minutes must be positive, got {checkpoint_minutes}")
         self.model, self.optimizer = model, optimizer
-        self.loss_fn = loss_fn or F.softmax_cross_entropy
+        self.loss_fn = loss_fn or classification_loss
         self.batch_size, self.max_grad_norm, self.scheduler = batch_size, max_grad_norm, scheduler
+        self.averaged, self.callbacks = averaged, list(callbacks)
+        self.monitor, self.mode = monitor, mode
         self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.quiet, self.score_fn = quiet, score_fn
+        self.meta, self.config = dict(meta or {}), dict(config or {})
+        clashes = sorted(set(self.meta) & RESERVED_KEYS)
+        if clashes:
+            raise UsageError(f"Trainer: meta keys {clashes} are reserved for the checkpoint's own fields")
+        self.quiet, self.score_fn, self.unit = quiet, score_fn, unit
+        self.checkpoint_steps, self.checkpoint_minutes = checkpoint_steps, checkpoint_minutes
+        self.keep_epoch_checkpoints = keep_epoch_checkpoints
         self.history: list[dict[str, Any]] = []
-        self.epoch = 0
+        self.epoch = 0            # completed epochs
+        self.position = 0         # completed batches of the current epoch
+        self.global_step = 0
+        self.best: float | None = None
+        self.best_epoch = 0
+        self._sums = [0.0, 0.0, 0.0]  # loss * weight, weight, seconds of the current epoch so far
+        self._params = model.parameters()
 
+    # ---- paths -------------------------------------------------------------------------------
     @property
     def checkpoint_path(self) -> Path | None:
         return self.out_dir / CHECKPOINT_NAME if self.out_dir is not None else None
 
-    # ---- one batch / one evaluation ----------------------------------------------------------
-    def _to_device(self, array: Any) -> Any:
-        xp = backend.xp()
-        return array if backend.get_array_module(array) is xp else xp.asarray(array)
+    @property
+    def best_model_path(self) -> Path | None:
+        return self.out_dir / BEST_MODEL_NAME if self.out_dir is not None else None
 
-    def train_step(self, x: Any, t: Any) -> float:
-        """One optimizer step on a batch; returns the loss (raises TrainingDiverged if not finite)."""
+    # ---- one step / one evaluation -----------------------------------------------------------
+    def train_step(self, batch: Sequence[Any]) -> float:
+        """One optimizer step on ``batch``; returns the loss (raises TrainingDiverged if not finite)."""
         self.model.train()
-        loss = self.loss_fn(self.model(self._to_device(x)), self._to_device(t))
+        batch = tuple(_to_device(a) for a in batch)
+        loss = self.loss_fn(self.model, batch)
         value = float(loss.data)
         if not math.isfinite(value):
-            where = f" (last good checkpoint kept at {self.checkpoint_path})" if self.checkpoint_path else ""
+            kept = (f"; the last good checkpoint is kept at {self.checkpoint_path}"
+                    if self.checkpoint_path is not None and self.checkpoint_path.is_file() else "")
             raise TrainingDiverged(
-                f"loss became {value} at epoch {self.epoch + 1}; stopping without saving{where}. "
-                "Try a smaller learning rate or gradient clipping."
+                f"the loss became {value} at epoch {self.epoch + 1}, batch {self.position + 1}; stopped without "
+                f"saving{kept}. Try a smaller learning rate or gradient clipping."
             )
         self.optimizer.zero_grad()
         loss.backward()
         if self.max_grad_norm is not None:
-            clip_grad_norm_(self.model.parameters(), self.max_grad_norm)
+            clip_grad_norm_(self._params, self.max_grad_norm)
         self.optimizer.step()
+        if self.averaged is not None:
+            self.averaged.update_parameters()
         return value
 
-    def evaluate(self, data: Sequence[Any], batch_size: int | None = None) -> dict[str, float]:
-        """Mean loss (and score, e.g. accuracy) over ``(inputs, targets)`` with no graph and eval mode."""
-        x, t = _check_data("evaluate", data)
-        batch_size = batch_size or max(self.batch_size, 256)
+    def evaluated_weights(self) -> Any:
+        """Context in which the model holds the weights that are evaluated and kept (the average, if any)."""
+        return self.averaged.applied() if self.averaged is not None else contextlib.nullcontext()
+
+    def evaluate(self, data: Sequence[Any] | Callable[[Any], dict[str, float]],
+                 batch_size: int | None = None) -> dict[str, float]:
+        """Metrics of the model (eval mode, no graph): ``data(model)``, or for arrays the mean loss
+        and ``score_fn`` (e.g. accuracy) over ``(inputs, ..., targets)``."""
+        was_training = self.model.training
         self.model.eval()
+        try:
+            with no_grad():
+                if callable(data):
+                    return {k: float(v) for k, v in data(self.model).items()}
+                return self._evaluate_arrays(check_aligned("evaluate", data), batch_size)
+        finally:
+            self.model.train(was_training)
+
+    def _evaluate_arrays(self, arrays: tuple[Any, ...], batch_size: int | None) -> dict[str, float]:
+        batch_size = batch_size or max(self.batch_size, 256)
         total_loss, total_score, count = 0.0, 0.0, 0
-        with no_grad():
-            for start in range(0, len(x), batch_size):
-                xb, tb = self._to_device(x[start:start + batch_size]), self._to_device(t[start:start + batch_size])
-                out = self.model(xb)
-                n = len(tb)
-                total_loss += float(self.loss_fn(out, tb).data) * n
-                if self.score_fn is not None:
-                    total_score += self.score_fn(out, tb) * n
-                count += n
-        self.model.train()
+        for start in range(0, len(arrays[0]), batch_size):
+            batch = tuple(_to_device(a[start:start + batch_size]) for a in arrays)
+            n = len(batch[-1])
+            if self.loss_fn is classification_loss:  # one forward for both loss and score
+                out = self.model(batch[0])
+                total_loss += float(F.softmax_cross_entropy(out, batch[-1]).data) * n
+            else:
+                total_loss += float(self.loss_fn(self.model, batch).data) * n
+                out = self.model(batch[0]) if self.score_fn is not None else None
+            if self.score_fn is not None:
+                total_score += self.score_fn(out, batch[-1]) * n
+            count += n
         result = {"loss": total_loss / count}
         if self.score_fn is not None:
             result[getattr(self.score_fn, "__name__", "score")] = total_score / count
         return result
 
     # ---- checkpoints -------------------------------------------------------------------------
-    def save(self, permutation: Any = None, batch_index: int = 0) -> None:
-        if self.checkpoint_path is None:
-            return
-        extra: dict[str, Any] = {"epoch": self.epoch, "history": self.history, "batch_index": batch_index}
-        if permutation is not None:
-            extra["permutation"] = permutation
+    def state(self, batches: BatchSource | None = None) -> dict[str, Any]:
+        """Everything a resumed run needs, as a checkpoint record (without model/optimizer/RNG)."""
+        record: dict[str, Any] = {
+            "epoch": self.epoch, "position": self.position, "global_step": self.global_step,
+            "history": self.history, "best": self.best, "best_epoch": self.best_epoch,
+            "epoch_sums": list(self._sums), "monitor": self.monitor, "train_config": self.config, **self.meta,
+            "callbacks": [cb.state_dict() if hasattr(cb, "state_dict") else {} for cb in self.callbacks],
+        }
+        if batches is not None and self.position > 0:
+            record["batches"] = batches.state_dict()
         if self.scheduler is not None:
-            extra["scheduler"] = self.scheduler.state_dict()
-        save_checkpoint(self.checkpoint_path, self.model, self.optimizer, **extra)
-
-    def load(self, path: str | Path | None = None) -> dict[str, Any]:
-        path = Path(path) if path is not None else self.checkpoint_path
-        if path is None or not path.is_file():
-            raise FileNotFoundError(f"cannot resume: no checkpoint at {path}")
-        record = load_checkpoint(path, self.model, self.optimizer)
-        self.epoch = int(record["epoch"])
-        self.history = list(record.get("history", []))
-        if self.scheduler is not None and "scheduler" in record:
-            self.scheduler.load_state_dict(record["scheduler"])
+            record["scheduler"] = self.scheduler.state_dict()
+        if self.averaged is not None:
+            record["average"] = self.averaged.state_dict()
         return record
 
+    def save(self, batches: BatchSource | None = None) -> None:
+        """Write the resumable checkpoint (atomically); a no-op without ``out_dir``."""
+        if self.checkpoint_path is None:
+            return
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        save_checkpoint(self.checkpoint_path, self.model, self.optimizer, **self.state(batches))
+
+    def load(self, path: str | Path | None = None, batches: BatchSource | None = None) -> dict[str, Any]:
+        """Restore model, optimizer, RNG and loop state from a checkpoint written by :meth:`save`."""
+        path = Path(path) if path is not None else self.checkpoint_path
+        if path is None or not path.is_file():
+            raise CheckpointError(f"cannot resume: no checkpoint at {path}")
+        record = load(path)
+        if not isinstance(record, dict) or "epoch" not in record:
+            raise CheckpointError(f"cannot resume: {path} is not a training checkpoint")
+        saved_config = record.get("config")
+        if "config" in self.meta and saved_config != self.meta["config"]:
+            raise CheckpointError(f"cannot resume: {path} holds a model with config {saved_config}, "
+                                  f"not {self.meta['config']}")
+        apply_checkpoint(record, self.model, self.optimizer, restore_rng=True, source=path)
+        self.epoch, self.position = int(record["epoch"]), int(record.get("position", 0))
+        self.global_step = int(record.get("global_step", 0))
+        self.history = list(record.get("history", []))
+        self.best, self.best_epoch = record.get("best"), int(record.get("best_epoch", 0))
+        self._sums = [float(v) for v in record.get("epoch_sums", [0.0, 0.0, 0.0])]
+        if self.scheduler is not None and "scheduler" in record:
+            self.scheduler.load_state_dict(record["scheduler"])
+        if self.averaged is not None:
+            if "average" in record:
+                self.averaged.load_state_dict(record["average"])
+            else:
+                log(f"{path} has no averaged weights: the average starts now", self.quiet)
+        for callback, state in zip(self.callbacks, record.get("callbacks", [])):
+            if hasattr(callback, "load_state_dict"):
+                callback.load_state_dict(state)
+        if batches is not None and self.position > 0:
+            batches.load_state_dict(record.get("batches", {}))
+        return record
+
+    def _save_best(self, row: dict[str, Any]) -> None:
+        if self.best_model_path is None:
+            return
+        with self.evaluated_weights():
+            save({"model": dict(self.model.state_dict()), **self.meta, "epoch": self.epoch,
+                  "metric": {self.monitor: row[self.monitor]}}, self.best_model_path)
+
+    def restore_best(self) -> bool:
+        """Load the best model's weights (``model.safetensors``) into the model; False if there is none."""
+        if self.best_model_path is None or not self.best_model_path.is_file():
+            return False
+        load_checkpoint(self.best_model_path, self.model, restore_rng=False)
+        return True
+
+    def write_metrics(self, final: dict[str, Any] | None = None) -> Path | None:
+        """``out_dir/metrics.json``: config, history so far, and ``final`` (plus the best monitored value)."""
+        if self.out_dir is None:
+            return None
+        summary: dict[str, Any] = {"epochs": len(self.history)}
+        if self.monitor is not None and self.best is not None:
+            summary[f"best_{self.monitor}"], summary["best_epoch"] = self.best, self.best_epoch
+        return write_metrics(self.out_dir, self.config, self.history, summary | dict(final or {}))
+
     # ---- the loop ----------------------------------------------------------------------------
-    def fit(self, train: Sequence[Any], valid: Sequence[Any] | None = None, epochs: int = 1,
-            resume: bool = False) -> list[dict[str, Any]]:
+    def fit(self, train: BatchSource | Sequence[Any],
+            valid: Sequence[Any] | Callable[[Any], dict[str, float]] | None = None,
+            epochs: int = 1, resume: bool = False) -> list[dict[str, Any]]:
         """Train until ``epochs`` epochs are done in total (counting those of a resumed run)."""
-        x, t = _check_data("train", train)
-        if valid is not None:
-            valid = _check_data("valid", valid)
-        permutation, start_batch = None, 0
+        if int(epochs) != epochs or epochs < 1:
+            raise UsageError(f"epochs must be a positive integer, got {epochs!r}")
+        batches = train if hasattr(train, "batch") else MiniBatches(*train, batch_size=self.batch_size)
+        if valid is not None and not callable(valid):
+            valid = check_aligned("valid", valid)
+        if valid is not None and self.monitor is None:
+            self.monitor = "valid_loss"
         if resume:
-            record = self.load()
-            if int(record.get("batch_index", 0)) > 0:
-                permutation, start_batch = np.asarray(record["permutation"]), int(record["batch_index"])
-            log(f"resumed from {self.checkpoint_path} at epoch {self.epoch}"
-                + (f", batch {start_batch}" if start_batch else ""), self.quiet)
-        num_batches = math.ceil(len(x) / self.batch_size)
-        while self.epoch < epochs:
-            if permutation is None:
-                permutation = backend.get_host_rng().permutation(len(x))
-            started, losses = time.perf_counter(), []
-            bar = progress(range(start_batch, num_batches), total=num_batches - start_batch, quiet=self.quiet,
-                           desc=f"epoch {self.epoch + 1}/{epochs}")
-            batch = start_batch
-            try:
-                for batch in bar:
-                    index = permutation[batch * self.batch_size:(batch + 1) * self.batch_size]
-                    losses.append(self.train_step(x[index], t[index]))
-                    if batch % 10 == 0:
-                        bar.set_postfix_str(f"loss {np.mean(losses[-50:]):.4f}")
-            except KeyboardInterrupt:
-                bar.close()
-                self.save(permutation, batch)
-                log(f"interrupted at epoch {self.epoch + 1}, batch {batch}; "
-                    f"saved {self.checkpoint_path} (continue with --resume)", self.quiet)
-                raise
-            bar.close()
-            self.epoch += 1
-            row: dict[str, Any] = {"epoch": self.epoch, "loss": float(np.mean(losses)) if losses else float("nan"),
-                                   "lr": self.optimizer.lr, "seconds": time.perf_counter() - started}
-            if valid is not None:
-                row.update({f"valid_{k}": v for k, v in self.evaluate(valid).items()})
-            self.history.append(row)
-            if isinstance(self.scheduler, ReduceOnPlateau):
-                self.scheduler.step(row.get("valid_loss", row["loss"]))
-            elif self.scheduler is not None:
-                self.scheduler.step()
-            self.save()
-            log("  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()), self.quiet)
-            permutation, start_batch = None, 0
+            self.load(batches=batches)
+            log(f"resumed from {self.checkpoint_path} after epoch {self.epoch}"
+                + (f", batch {self.position}" if self.position else ""), self.quiet)
+        with _DeferredInterrupt() as interrupt:
+            while self.epoch < epochs:
+                self._train_epoch(batches, epochs, interrupt)
+                self._end_epoch(valid, epochs)
+                if interrupt.requested and self.epoch < epochs:  # Ctrl-C during the evaluation
+                    log(f"interrupted after epoch {self.epoch}; saved {self.checkpoint_path} (continue with --resume)",
+                        self.quiet)
+                    raise KeyboardInterrupt
         return self.history
+
+    def _train_epoch(self, batches: BatchSource, epochs: int, interrupt: _DeferredInterrupt) -> None:
+        if self.position == 0:
+            batches.start_epoch(backend.get_host_rng())
+            for callback in self.callbacks:
+                if hasattr(callback, "on_epoch_start"):
+                    callback.on_epoch_start(self)
+            self._sums = [0.0, 0.0, 0.0]
+        total = len(batches)
+        bar = progress(range(self.position, total), total=total - self.position, quiet=self.quiet,
+                       desc=f"epoch {self.epoch + 1}/{epochs}")
+        started = last_save = time.perf_counter()
+        try:
+            for index in bar:
+                batch = batches.batch(index)
+                value = self.train_step(batch)
+                weight = _batch_weight(batch)
+                self._sums[0] += value * weight
+                self._sums[1] += weight
+                self.position, self.global_step = index + 1, self.global_step + 1
+                if index % 10 == 0:
+                    bar.set_postfix_str(f"loss {self._sums[0] / self._sums[1]:.4f}")
+                if interrupt.requested:
+                    raise KeyboardInterrupt
+                now = time.perf_counter()
+                if self._periodic_save_due(now - last_save) and self.position < total:
+                    self._sums[2] += now - started
+                    started = last_save = now
+                    self.save(batches)
+        except KeyboardInterrupt:
+            bar.close()
+            self._sums[2] += time.perf_counter() - started
+            self.save(batches)
+            if self.checkpoint_path is not None:
+                log(f"interrupted at epoch {self.epoch + 1}, batch {self.position}; saved {self.checkpoint_path} "
+                    "(continue with --resume)", self.quiet)
+            raise
+        bar.close()
+        self._sums[2] += time.perf_counter() - started
+
+    def _periodic_save_due(self, seconds_since_save: float) -> bool:
+        if self.checkpoint_steps is not None and self.global_step % self.checkpoint_steps == 0:
+            return True
+        return self.checkpoint_minutes is not None and seconds_since_save >= 60 * self.checkpoint_minutes
+
+    def _improved(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        if self.best is None:
+            return True
+        return value < self.best if self.mode == "min" else value > self.best
+
+    def _end_epoch(self, valid: Any, epochs: int) -> None:
+        loss_sum, weight, seconds = self._sums
+        self.epoch, self.position = self.epoch + 1, 0
+        row: dict[str, Any] = {"epoch": self.epoch, "loss": loss_sum / weight if weight else float("nan"),
+                               "lr": self.optimizer.lr, "seconds": seconds,
+                               f"{self.unit}_per_s": weight / seconds if seconds > 0 else float("nan")}
+        if valid is not None:
+            with self.evaluated_weights():
+                row.update({f"valid_{k}": v for k, v in self.evaluate(valid).items()})
+        for callback in self.callbacks:
+            if hasattr(callback, "on_epoch_end"):
+                callback.on_epoch_end(self, row)
+        self.history.append(row)
+        if self.monitor is not None and self.monitor not in row:
+            raise UsageError(f"monitor {self.monitor!r} is not among the epoch's metrics {sorted(row)}")
+        if self.monitor is not None and self._improved(row[self.monitor]):
+            self.best, self.best_epoch = float(row[self.monitor]), self.epoch
+            self._save_best(row)
+        if isinstance(self.scheduler, ReduceOnPlateau):
+            self.scheduler.step(row[self.monitor] if self.monitor is not None else row["loss"])
+        elif self.scheduler is not None:
+            self.scheduler.step()
+        self.save()
+        if self.keep_epoch_checkpoints and self.checkpoint_path is not None:
+            with atomic_path(self.out_dir / "checkpoints" / f"epoch_{self.epoch:03d}.safetensors") as tmp:
+                shutil.copyfile(self.checkpoint_path, tmp)
+        self.write_metrics()
+        log(f"epoch {self.epoch}/{epochs}  " + "  ".join(
+            f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items() if k != "epoch"),
+            self.quiet)

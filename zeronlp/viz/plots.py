@@ -109,3 +109,15 @@ def plot_heatmap(matrix: np.ndarray, path: str | os.PathLike, row_labels: Sequen
     if title:
         ax.set_title(title)
     return _save(fig, path)
+
+
+def plot_labeled_points(points: np.ndarray, labels: Sequence[str], path: str | os.PathLike,
+                        title: str = "") -> Path:
+    """Scatter 2-D ``points`` (N, 2), each annotated with its label (e.g. words on their PCA plane)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 6))
+    ax.scatter(points[:, 0], points[:, 1], s=12)
+    for label, (x, y) in zip(labels, points):
+        ax.annotate(label, (x, y), fontsize=9, xytext=(3, 3), textcoords="offset points")
+    ax.set_title(title)
+    return _save(fig, path)

@@ -1,17 +1,11 @@
-import argparse
+"""`zeronlp word2vec | similar | analogy` end to end on a tiny corpus file."""
+
 import json
 
 import pytest
 
-from zeronlp.embeddings.cli import add_parser
+from zeronlp.cli import main as run
 from zeronlp.embeddings.keyedvectors import KeyedVectors
-
-
-def run(argv):
-    parser = argparse.ArgumentParser(prog="zeronlp")
-    add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
 
 
 @pytest.fixture()
@@ -22,7 +16,7 @@ def corpus(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("model", ["cbow", "skipgram", "ppmi"])
+@pytest.mark.parametrize("model", ["cbow", "skipgram", "ppmi", "book-cbow", "book-skipgram"])
 def test_word2vec_command_writes_outputs(tmp_path, corpus, model, capsys):
     out = tmp_path / model
     rc = run(
@@ -38,6 +32,8 @@ def test_word2vec_command_writes_outputs(tmp_path, corpus, model, capsys):
             "1",
             "--min-count",
             "1",
+            "--window",
+            "2",
             "--out",
             str(out),
             "--plot-words",
@@ -54,29 +50,29 @@ def test_word2vec_command_writes_outputs(tmp_path, corpus, model, capsys):
     report = json.loads((out / "report.json").read_text())
     assert report["config"]["model"] == model
     assert (out / "pca.png").read_bytes()[:4] == b"\x89PNG"
-    assert capsys.readouterr().out == ""
+    assert "analogy accuracy" in capsys.readouterr().out
 
     run(["similar", "cat", "--vectors", str(out / "vectors.safetensors"), "--topn", "3"])
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3 and "cat" not in [line.split("\t")[0] for line in lines]
     run(["analogy", "you", "say", "i", "--vectors", str(out / "vectors.txt")])
     assert len(capsys.readouterr().out.splitlines()) == 5
-    with pytest.raises(SystemExit, match="'unicorn'"):
-        run(["similar", "unicorn", "--vectors", str(out / "vectors.safetensors")])
+    assert run(["similar", "unicorn", "--vectors", str(out / "vectors.safetensors")]) == 2
+    assert "'unicorn' not in vocabulary" in capsys.readouterr().err
 
 
-def test_missing_inputs(tmp_path):
-    with pytest.raises(SystemExit, match="not found"):
-        run(["similar", "cat", "--vectors", str(tmp_path / "none.safetensors")])
-    with pytest.raises(SystemExit, match="not found"):
-        run(["word2vec", "--corpus", str(tmp_path / "none.txt"), "--out", str(tmp_path / "o")])
+def test_missing_inputs(tmp_path, capsys):
+    assert run(["similar", "cat", "--vectors", str(tmp_path / "none.safetensors")]) == 2
+    assert "none.safetensors: no such vectors file" in capsys.readouterr().err
+    assert run(["word2vec", "--corpus", str(tmp_path / "none.txt"), "--out", str(tmp_path / "o")]) == 2
+    assert "none.txt: no such file" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
 
 
 def test_word2vec_resume_reuses_saved_vectors(tmp_path, corpus):
     out = tmp_path / "run"
     base = ["word2vec", "--corpus", str(corpus), "--dim", "4", "--min-count", "1", "--out", str(out), "--quiet"]
-    with pytest.raises(SystemExit, match="cannot resume"):
-        run(base + ["--resume"])
+    assert run(base + ["--resume"]) == 2
     assert run(base) == 0
     before = KeyedVectors.load(out / "vectors.safetensors")
     corpus.write_text("")  # resuming must not read (or retrain on) the corpus again
@@ -84,3 +80,30 @@ def test_word2vec_resume_reuses_saved_vectors(tmp_path, corpus):
     after = KeyedVectors.load(out / "vectors.safetensors")
     assert (before.vectors == after.vectors).all()
     assert "test_analogy_accuracy" in json.loads((out / "metrics.json").read_text())["final"]
+
+
+def test_book_cbow_learns_and_resumes_exactly(tmp_path, corpus, monkeypatch):
+    """The book's CBOW trains through the Trainer: its loss falls, and a mid-epoch Ctrl-C resumes exactly."""
+    from zeronlp.tasks import word2vec
+    from zeronlp.train import Trainer
+
+    sentences = word2vec.load_sentences(corpus)
+    options = dict(dim=8, window=1, min_count=1, negative=2, epochs=3, batch_size=16, lr=0.05)
+    straight, history = word2vec.train_book_model(sentences, out_dir=tmp_path / "a", **options)
+    assert history[-1]["loss"] < 0.6 * history[0]["loss"]
+
+    original, calls = Trainer.train_step, {"n": 0}
+
+    def interrupted(self, batch):
+        calls["n"] += 1
+        if calls["n"] == 30:  # inside the second epoch
+            raise KeyboardInterrupt
+        return original(self, batch)
+
+    monkeypatch.setattr(Trainer, "train_step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        word2vec.train_book_model(sentences, out_dir=tmp_path / "b", **options)
+    monkeypatch.setattr(Trainer, "train_step", original)
+    resumed, history_b = word2vec.train_book_model(sentences, out_dir=tmp_path / "b", resume=True, **options)
+    assert [row["loss"] for row in history_b] == [row["loss"] for row in history]
+    assert (resumed.vectors == straight.vectors).all()

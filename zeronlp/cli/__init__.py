@@ -1,0 +1,54 @@
+"""The ``zeronlp`` command: one module per command, each parsing its arguments and making one call
+into :mod:`zeronlp.tasks` (or a model's inference), then printing.
+
+Each command module has ``register(subparsers)``. Errors the user can fix (:class:`~zeronlp.errors.ZeronlpError`:
+bad data, bad checkpoint, diverged training, bad options) print as one ``zeronlp COMMAND: error: ...``
+line with exit code 2; any other exception is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from ..errors import ZeronlpError
+
+# command modules, in the order they appear in --help
+COMMAND_MODULES = [
+    "zeronlp.cli.spiral",
+    "zeronlp.cli.word2vec",
+    "zeronlp.cli.lm",
+    "zeronlp.cli.binary_add",
+    "zeronlp.cli.seq2seq",
+    "zeronlp.cli.classify",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zeronlp", description="Deep learning for natural language, from zero.")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(name)
+        (getattr(module, "register", None) or module.add_parser)(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted; the last checkpoint is intact (continue with --resume)", file=sys.stderr)
+        return 130
+    except ZeronlpError as err:
+        print(f"zeronlp {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
