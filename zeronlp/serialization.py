@@ -101,3 +101,24 @@ def load(path: str | os.PathLike) -> Any:
     except Exception as err:  # safetensors raises its own error types for truncated/garbled files
         raise CheckpointError(f"{path}: not a readable zeronlp checkpoint ({type(err).__name__}: {err})") from None
     return _decode(tree, arrays)
+
+
+# ---------------------------------------------------------------------------- run directories
+
+CHECKPOINT_FILE = "checkpoint.safetensors"  # resumable training state (the Trainer writes it)
+MODEL_FILE = "model.safetensors"  # the kept (best) model with what is needed to rebuild it
+
+
+def run_file(path: str | os.PathLike, names: tuple[str, ...] = (MODEL_FILE, CHECKPOINT_FILE),
+             made_by: str = "zeronlp ... train") -> Path:
+    """The file to load from ``path``: itself if it is a file, else the first of ``names`` in the run
+    directory (the best model before the resumable checkpoint); a :class:`CheckpointError` otherwise."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    if path.is_dir():
+        for name in names:
+            if (path / name).is_file():
+                return path / name
+        raise CheckpointError(f"{path}: no {' or '.join(names)} here (is it the --out of `{made_by}`?)")
+    raise CheckpointError(f"{path}: no such run directory or checkpoint file")

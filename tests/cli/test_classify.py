@@ -150,7 +150,7 @@ def test_bad_vectors_and_missing_run_are_one_line_errors(files, tmp_path, capsys
     assert main(["classify", "train", "--train", str(files["train"]), "--vectors", str(bad), "--out", str(out)]) == 2
     assert str(bad) in capsys.readouterr().err and not out.exists()
     assert main(["classify", "predict", "--ckpt", str(tmp_path / "nothing"), "x"]) == 2
-    assert "no trained classifier" in capsys.readouterr().err
+    assert "nothing: no such run directory or checkpoint file" in capsys.readouterr().err
     assert main(train_args(files, out, "linear", "--resume")) == 2
     assert "cannot resume" in capsys.readouterr().err and not out.exists()
 

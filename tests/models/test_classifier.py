@@ -251,7 +251,7 @@ def test_load_classifier_rejects_inconsistent_files(tmp_path, change, message):
     save(record, tmp_path / "m.safetensors")
     with pytest.raises(CheckpointError, match=message):
         load_classifier(tmp_path / "m.safetensors")
-    with pytest.raises(CheckpointError, match="no trained classifier"):
+    with pytest.raises(CheckpointError, match="missing: no such run directory"):
         load_classifier(tmp_path / "missing")
 
 

@@ -1,4 +1,4 @@
-"""``zeronlp binary-add``: seed 002's simple-RNN variants learning 8-bit binary addition."""
+"""``zeronlp binary-add``: the RNN course notes' simple-RNN variants learning 8-bit binary addition."""
 
 from __future__ import annotations
 

@@ -14,7 +14,15 @@ from typing import Any
 import numpy as np
 
 from ..tasks import classify
-from .common import add_common_args, add_inference_args, fraction, positive_float, positive_int, use_device
+from .common import (
+    add_command_group,
+    add_common_args,
+    add_inference_args,
+    fraction,
+    positive_float,
+    positive_int,
+    use_device,
+)
 
 DEFAULT_OUT = classify.DEFAULT_OUT
 
@@ -119,9 +127,9 @@ def _add_data_args(parser: argparse.ArgumentParser, test: bool = True) -> None:
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("classify", help="text classification: NLP 100 ch. 8 news, or your LABEL<TAB>TEXT")
-    sub = parser.add_subparsers(dest="classify_command", metavar="{features,train,predict,evaluate,batch-sizes}")
-    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+    sub = add_command_group(subparsers, "classify",
+        "text classification: NLP 100 ch. 8 news, or your LABEL<TAB>TEXT",
+        ["features", "train", "predict", "evaluate", "batch-sizes"])
 
     features = sub.add_parser("features", help="task 70: mean word vectors of the texts (+ tasks 71-72 printed)")
     _add_data_args(features)

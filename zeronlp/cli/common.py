@@ -37,6 +37,15 @@ def fraction(text: str) -> float:
     return _number(text, float, lambda v: 0 <= v < 1, "a number in [0, 1)")
 
 
+def add_command_group(subparsers: Any, name: str, help_text: str, steps: list[str]) -> Any:
+    """A command with sub-steps (``zeronlp lm train|generate|...``): returns the steps' subparsers.
+    The command alone prints its help and exits with 2."""
+    parser = subparsers.add_parser(name, help=help_text)
+    steps_parsers = parser.add_subparsers(dest=f"{name}_command", metavar="{" + ",".join(steps) + "}")
+    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+    return steps_parsers
+
+
 def add_common_args(parser: argparse.ArgumentParser, default_out: str) -> None:
     """``--out DIR --quiet --seed N --resume --device`` (the convention of every training command)."""
     parser.add_argument("--out", default=default_out, help=f"output directory (default: {default_out})")

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from ..tasks import lm
-from .common import add_common_args, add_inference_args, positive_float, positive_int, use_device
+from .common import add_command_group, add_common_args, add_inference_args, positive_float, positive_int, use_device
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -48,9 +48,9 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("lm", help="LSTM language models on PTB or your text (train, generate, next, eval)")
-    commands = parser.add_subparsers(dest="lm_command", metavar="{train,generate,next,eval}")
-    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+    commands = add_command_group(subparsers, "lm",
+        "LSTM language models on PTB or your text (train, generate, next, eval)",
+        ["train", "generate", "next", "eval"])
 
     train = commands.add_parser("train", help="train RNNLM / BetterRNNLM with truncated BPTT")
     train.add_argument("--model", choices=list(lm.DEFAULTS), default="rnnlm")

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..models.seq2seq import SEQ2SEQ_MODELS
 from ..tasks import seq2seq
-from .common import add_common_args, add_inference_args, positive_float, positive_int, use_device
+from .common import add_command_group, add_common_args, add_inference_args, positive_float, positive_int, use_device
 
 
 def _data_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -95,9 +95,9 @@ def _add_training_args(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("seq2seq", help="encoder-decoder models: addition, dates, or your parallel text")
-    commands = parser.add_subparsers(dest="seq2seq_command", metavar="{train,compare,translate}")
-    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+    commands = add_command_group(subparsers, "seq2seq",
+        "encoder-decoder models: addition, dates, or your parallel text",
+        ["train", "compare", "translate"])
 
     train = commands.add_parser("train", help="train one model; per-epoch exact-match accuracy")
     _add_data_args(train)

@@ -1,4 +1,4 @@
-"""Seed 002's experiment: a simple RNN learns to add two 8-bit binary numbers, bit by bit.
+"""The RNN course notes' experiment (seed notes 002): a simple RNN learns to add two 8-bit binary numbers, bit by bit.
 
 At step t the network reads bit t (least significant first) of a and b, and must output bit t of
 a + b, so it has to carry the "carry" in its hidden state:

@@ -30,10 +30,9 @@ from ..data.vocab import Vocabulary, tokenize
 from ..embeddings import KeyedVectors
 from ..errors import CheckpointError, DataError, UsageError
 from ..nn import Dropout, Linear, Module, ReLU, Sequential
-from ..serialization import load, save
+from ..serialization import MODEL_FILE, load, run_file, save
 from .text_classifier import ENCODERS, PAD, UNK, TextClassifier, encode_texts
 
-MODEL_FILE = "model.safetensors"
 VECTORS_FILE = "vectors.bin"
 FEATURE_MODELS = ("linear", "mlp")
 TEXT_MODELS = ENCODERS
@@ -201,11 +200,7 @@ def load_classifier(path: str | os.PathLike) -> LoadedClassifier:
     Everything is checked against the file's own contents (config, labels, vocabulary, parameter
     shapes); a problem raises :class:`~zeronlp.errors.CheckpointError` naming the file.
     """
-    path = Path(path)
-    file = path / MODEL_FILE if path.is_dir() else path
-    if not file.is_file():
-        raise CheckpointError(f"{path}: no trained classifier here (expected {file}; "
-                              "make one with `zeronlp classify train`)")
+    file = run_file(path, names=(MODEL_FILE,), made_by="zeronlp classify train")
     record = load(file)
     if not isinstance(record, dict) or not isinstance(record.get("config"), dict) \
             or not isinstance(record.get("model"), dict):

@@ -13,7 +13,6 @@ import math
 import os
 import warnings
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,7 +23,7 @@ from ..autograd import Function, Tensor, no_grad
 from ..data.bptt import BPTTBatcher
 from ..data.vocab import Vocabulary
 from ..errors import CheckpointError, UnknownWordError
-from ..serialization import load
+from ..serialization import load, run_file
 
 # ---------------------------------------------------------------------------- fused output layer
 
@@ -216,10 +215,6 @@ def build_lm(config: dict[str, Any]) -> _LanguageModel:
     return BetterRNNLM(**config)
 
 
-BEST_MODEL_FILE = "model.safetensors"
-CHECKPOINT_FILE = "checkpoint.safetensors"
-
-
 def load_lm(path: str | os.PathLike) -> tuple[_LanguageModel, Vocabulary, dict[str, Any]]:
     """``(model, vocabulary, text options)`` of a trained language model, ready for inference.
 
@@ -227,13 +222,7 @@ def load_lm(path: str | os.PathLike) -> tuple[_LanguageModel, Vocabulary, dict[s
     ``checkpoint.safetensors``) or one of those files. The text options say how the model's text
     was tokenized (``{"tokenizer": "whitespace", "lowercase": True}`` for PTB).
     """
-    path = Path(path)
-    if path.is_dir():
-        found = next((p for p in (path / BEST_MODEL_FILE, path / CHECKPOINT_FILE) if p.is_file()), None)
-        if found is None:
-            raise CheckpointError(f"{path}: no {BEST_MODEL_FILE} or {CHECKPOINT_FILE} "
-                                  f"(train one with `zeronlp lm train --out {path}`)")
-        path = found
+    path = run_file(path, made_by="zeronlp lm train")
     record = load(path)
     if not isinstance(record, dict) or not isinstance(record.get("config"), dict) or "vocab" not in record:
         raise CheckpointError(f"{path}: not a language-model checkpoint (no model config or vocabulary)")

@@ -17,10 +17,8 @@ import numpy as np
 from .. import backend
 from ..data.seq import SeqCodec
 from ..errors import CheckpointError, DataError, UsageError
-from ..serialization import load
+from ..serialization import load, run_file
 from .seq2seq import build_seq2seq
-
-MODEL_FILES = ("model.safetensors", "checkpoint.safetensors")  # the best model first
 
 
 class Translation(NamedTuple):
@@ -39,16 +37,7 @@ class Translation(NamedTuple):
 
 def model_file(path: str | os.PathLike) -> Path:
     """The file to load from ``path``: itself if a file, else the run directory's best model or checkpoint."""
-    path = Path(path)
-    if path.is_file():
-        return path
-    if path.is_dir():
-        for name in MODEL_FILES:
-            if (path / name).is_file():
-                return path / name
-        raise CheckpointError(f"{path}: no {' or '.join(MODEL_FILES)} here (is it the --out of `zeronlp seq2seq "
-                              "train`? for `compare`, pass one variant's folder)")
-    raise CheckpointError(f"{path}: no such run directory or checkpoint file")
+    return run_file(path, made_by="zeronlp seq2seq train` (for `compare`, pass one variant's folder")
 
 
 def load_seq2seq(path: str | os.PathLike) -> tuple[Any, SeqCodec]:

@@ -130,29 +130,6 @@ class Softmax(Module):
         return F.softmax(x, self.dim)
 
 
-class Sequential(Module):
-    """Apply modules in order; they are registered as ``0``, ``1``, ... like PyTorch."""
-
-    def __init__(self, *modules: Module):
-        super().__init__()
-        for index, module in enumerate(modules):
-            setattr(self, str(index), module)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __getitem__(self, index: int) -> Module:
-        return list(self._modules.values())[index]
-
-    def forward(self, x: Any) -> Any:
-        for module in self._modules.values():
-            x = module(x)
-        return x
-
-
 class ModuleList(Module):
     """A list of modules registered as ``0``, ``1``, ..."""
 
@@ -172,3 +149,15 @@ class ModuleList(Module):
 
     def __getitem__(self, index: int) -> Module:
         return list(self._modules.values())[index]
+
+
+class Sequential(ModuleList):
+    """Apply modules in order; they are registered as ``0``, ``1``, ... like PyTorch."""
+
+    def __init__(self, *modules: Module):
+        super().__init__(modules)
+
+    def forward(self, x: Any) -> Any:
+        for module in self._modules.values():
+            x = module(x)
+        return x

@@ -1,4 +1,4 @@
-"""Seed 002's experiment as a library function: five RNN variants learn 8-bit binary addition.
+"""The RNN course notes' experiment as a library function: five RNN variants learn 8-bit binary addition.
 
 Each variant (:data:`~zeronlp.models.binary_add.VARIANTS`) trains a
 :class:`~zeronlp.models.binary_add.BinaryAdder` through the one :class:`~zeronlp.train.Trainer`: one

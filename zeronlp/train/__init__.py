@@ -9,7 +9,6 @@ from .metrics import (
     classification_report,
     confusion_matrix,
     format_report,
-    perplexity,
     precision_recall_f1,
     write_json,
     write_metrics,
@@ -20,6 +19,6 @@ from .trainer import BEST_MODEL_NAME, CHECKPOINT_NAME, Trainer, classification_l
 __all__ = [
     "Trainer", "TrainingDiverged", "CHECKPOINT_NAME", "BEST_MODEL_NAME", "classification_loss", "model_loss",
     "MiniBatches", "BPTTWindows", "SampledBatches", "CarryState", "EpochMetrics",
-    "save_checkpoint", "load_checkpoint", "apply_checkpoint", "accuracy", "perplexity", "confusion_matrix",
+    "save_checkpoint", "load_checkpoint", "apply_checkpoint", "accuracy", "confusion_matrix",
     "precision_recall_f1", "classification_report", "format_report", "write_metrics", "write_json", "progress", "log",
 ]

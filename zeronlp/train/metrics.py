@@ -25,11 +25,6 @@ def accuracy(logits: Any, targets: Any) -> float:
     return float((scores.argmax(axis=-1) == t).mean()) if t.size else float("nan")
 
 
-def perplexity(mean_loss: float) -> float:
-    """exp(mean cross-entropy in nats)."""
-    return float(math.exp(min(mean_loss, 700.0)))
-
-
 def confusion_matrix(predicted: Any, targets: Any, num_classes: int) -> np.ndarray:
     """counts[i, j] = number of examples of true class i predicted as j."""
     p = np.asarray(backend.to_numpy(predicted)).ravel()

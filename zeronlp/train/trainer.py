@@ -37,14 +37,14 @@ from ..autograd import no_grad
 from ..errors import CheckpointError, TrainingDiverged, UsageError
 from ..fileio import atomic_path
 from ..optim import ReduceOnPlateau, clip_grad_norm_
-from ..serialization import load, save
+from ..serialization import CHECKPOINT_FILE, MODEL_FILE, load, save
 from .batches import BatchSource, MiniBatches, check_aligned
 from .checkpoint import apply_checkpoint, load_checkpoint, save_checkpoint
 from .metrics import accuracy, write_metrics
 from .progress import log, progress
 
-CHECKPOINT_NAME = "checkpoint.safetensors"
-BEST_MODEL_NAME = "model.safetensors"
+CHECKPOINT_NAME = CHECKPOINT_FILE
+BEST_MODEL_NAME = MODEL_FILE
 RESERVED_KEYS = frozenset({"model", "optimizer", "rng", "epoch", "position", "global_step", "history", "best",
                            "best_epoch", "epoch_sums", "monitor", "train_config", "callbacks", "batches",
                            "scheduler", "average", "metric"})
