@@ -5,12 +5,13 @@
 ``zn.gradcheck``, and the errors zeronlp raises on purpose (``zn.ZeronlpError`` and its family).
 """
 
-from . import backend, data, embeddings, functional, models, nn, optim, train, viz
+from . import backend, data, embeddings, functional, models, nn, optim, tasks, train, viz
 from . import functional as F  # noqa: N812 - the conventional alias
 from .autograd import Function, Tensor, as_tensor, enable_grad, is_grad_enabled, no_grad, tensor
 from .backend import get_default_dtype, manual_seed, set_default_dtype, use_device
-from .errors import CheckpointError, DataError, TrainingDiverged, UsageError, ZeronlpError
+from .errors import CheckpointError, DataError, TrainingDiverged, UnknownWordError, UsageError, ZeronlpError
 from .gradcheck import gradcheck
+from .progress import set_verbosity
 from .serialization import load, save
 
 __version__ = "0.1.0"
@@ -20,5 +21,6 @@ __all__ = [
     "functional", "F", "nn", "optim", "viz",
     "data", "embeddings", "models", "train", "backend", "manual_seed", "use_device",
     "get_default_dtype", "set_default_dtype", "gradcheck", "save", "load",
-    "ZeronlpError", "DataError", "CheckpointError", "TrainingDiverged", "UsageError",
+    "ZeronlpError", "DataError", "CheckpointError", "TrainingDiverged", "UsageError", "UnknownWordError",
+    "set_verbosity", "tasks",
 ]

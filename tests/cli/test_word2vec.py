@@ -107,3 +107,34 @@ def test_book_cbow_learns_and_resumes_exactly(tmp_path, corpus, monkeypatch):
     resumed, history_b = word2vec.train_book_model(sentences, out_dir=tmp_path / "b", resume=True, **options)
     assert [row["loss"] for row in history_b] == [row["loss"] for row in history]
     assert (resumed.vectors == straight.vectors).all()
+
+
+def test_reports_are_valid_json_with_coverage_and_no_made_up_scores(tmp_path, corpus, capsys):
+    out = tmp_path / "run"
+    assert run(["word2vec", "--corpus", str(corpus), "--dim", "4", "--min-count", "1", "--out", str(out),
+                "--plot-words", "zebra,unicorn", "--quiet"]) == 0
+    stdout = capsys.readouterr().out
+    assert "WordSim-353 Spearman: not enough pairs in the vocabulary (" in stdout
+    assert "pca.png" not in stdout
+
+    def refuse(constant):  # json accepts NaN/Infinity unless told not to
+        raise AssertionError(f"invalid JSON constant {constant}")
+
+    for name in ("report.json", "metrics.json"):
+        data = json.loads((out / name).read_text(), parse_constant=refuse)
+        metrics = data["metrics"] if name == "report.json" else data["final"]
+        prefix = "" if name == "report.json" else "test_"
+        assert metrics[f"{prefix}simlex999_spearman"] is None
+        assert metrics[f"{prefix}simlex999_pairs_total"] == 999
+        assert 0 <= metrics[f"{prefix}simlex999_coverage"] < 0.1
+        assert "not enough pairs" in metrics[f"{prefix}simlex999_note"]
+    assert not (out / "pca.png").exists()
+
+
+def test_similar_matches_case_by_the_one_rule(tmp_path, corpus, capsys):
+    out = tmp_path / "run"
+    assert run(["word2vec", "--corpus", str(corpus), "--dim", "4", "--min-count", "1", "--out", str(out),
+                "--quiet"]) == 0
+    capsys.readouterr()
+    assert run(["similar", "Cat", "--vectors", str(out), "--topn", "2"]) == 0  # only "cat" is known
+    assert len(capsys.readouterr().out.splitlines()) == 2

@@ -187,16 +187,17 @@ def test_next_words_sorted_and_probabilities(trained):
     assert next_words(model, "you say", k=1, vocab=vocab)[0][0] == "goodbye"
 
 
-def test_generate_reproducible_and_unknown_words_warn(trained):
+def test_generate_reproducible_and_unknown_words_warn(trained, capsys):
     model, vocab = load_model(trained)
     zn.manual_seed(3)
     a = generate(model, "you say", 10, vocab=vocab)
     zn.manual_seed(3)
     b = generate(model, "you say", 10, vocab=vocab)
     assert a == b and len(a) == 12 and a[:2] == ["you", "say"]
-    with pytest.warns(UserWarning, match="'zebra' is not in the vocabulary"):
-        out = generate(model, "zebra say", 3, vocab=vocab, top_k=2, temperature=0.5)
+    out = generate(model, "zebra say", 3, vocab=vocab, top_k=2, temperature=0.5)
+    assert "'zebra' is not in the vocabulary (8 words); read as '<unk>'" in capsys.readouterr().err
     assert out[0] == "<unk>"
+    assert generate(model, "You SAY", 1, vocab=vocab)[:2] == ["you", "say"]  # the lower-case rule
     ids = generate(model, [vocab["you"]], 4)
     assert all(isinstance(i, int) for i in ids)
 
@@ -232,11 +233,12 @@ def test_cli_eval_split_and_file(trained, tmp_path, capsys):
     sample = tmp_path / "sample.txt"
     sample.write_text("you say goodbye and i say hello . " * 6 + "you say zebra .")  # one line, no <eos>
     # the tiny vocabulary has no <eos>: "zebra" and the line end are unknown
-    with pytest.warns(UserWarning, match="2 of 53 tokens are not in the model.s vocabulary"):
-        assert main(["lm", "eval", "--ckpt", str(trained), "--file", str(sample), "--batch-size", "2",
-                     "--bptt", "5"]) == 0
+    assert main(["lm", "eval", "--ckpt", str(trained), "--file", str(sample), "--batch-size", "2",
+                 "--bptt", "5"]) == 0
     expected = perplexity(model, vocab.encode(sample.read_text().split() + ["<eos>"]), 2, 5)
-    assert f"perplexity {expected:.2f} over 52 predicted tokens" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "2 of 53 tokens are not in the model's vocabulary" in captured.err
+    assert f"perplexity {expected:.2f} over 52 predicted tokens" in captured.out
     assert expected < 10  # the tiny corpus was learned
 
     # a PTB split is re-encoded by word when the model has its own vocabulary (here: 9 words)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import Any
 
+from .. import __version__
 from ..errors import ZeronlpError
 
 # command modules, in the order they appear in --help
@@ -25,8 +27,28 @@ COMMAND_MODULES = [
 ]
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default (unless it has none or says it already)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if "default" in text or default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return f"{text} (default: {default})"
+
+
+class Parser(argparse.ArgumentParser):
+    """zeronlp's argument parser: defaults shown in every help; subcommands use the same class."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="zeronlp", description="Deep learning for natural language, from zero.")
+    parser = Parser(prog="zeronlp", description="Deep learning for natural language, from zero.")
+    parser.add_argument("--version", action="version", version=f"zeronlp {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         module = importlib.import_module(name)

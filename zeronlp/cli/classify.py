@@ -48,10 +48,11 @@ def run_features(args: argparse.Namespace) -> int:
             print(f"X_{split} {arrays[f'X_{split}'].shape}  y_{split} {arrays[f'y_{split}'].shape}")
     print(f"wrote {result['path']} and {result['vectors_path']}")
     np.set_printoptions(precision=4, suppress=True)
-    print("task 71: softmax(x_1 W) =", result["task71"]["first"])
-    print("task 71: softmax(X[:4] W) =\n", result["task71"]["first4"])
+    print("softmax(x_1 W) of an untrained net (NLP 100 task 71) =", result["task71"]["first"])
+    print("softmax(X[:4] W) (task 71) =\n", result["task71"]["first4"])
     for row in result["task72"]:
-        print(f"task 72: first {row['n']}: loss {row['loss']:.6f}, dL/dW shape {row['grad'].shape}, "
+        print(f"loss and gradient (task 72) on the first {row['n']}: loss {row['loss']:.6f}, "
+              f"dL/dW shape {row['grad'].shape}, "
               f"|dL/dW| {np.linalg.norm(row['grad']):.6f}")
         print("  dL/dW[:3] =", row["grad"][:3])
     return 0
@@ -131,14 +132,16 @@ def register(subparsers: Any) -> None:
         "text classification: NLP 100 ch. 8 news, or your LABEL<TAB>TEXT",
         ["features", "train", "predict", "evaluate", "batch-sizes"])
 
-    features = sub.add_parser("features", help="task 70: mean word vectors of the texts (+ tasks 71-72 printed)")
+    features = sub.add_parser("features", help="mean word vectors of the texts as features, and the softmax and "
+                              "gradient of an untrained single-layer net (NLP 100 tasks 70-72)")
     _add_data_args(features)
     add_common_args(features, f"{DEFAULT_OUT}/features")
     features.set_defaults(func=run_features)
 
     train = sub.add_parser("train", help="train a classifier; report accuracy, per-class P/R/F1, confusion matrix")
     train.add_argument("--model", choices=classify.MODELS, default="linear",
-                       help="linear (task 73), mlp (task 79) on mean word vectors; mean, bigru, cnn on token ids")
+                       help="linear: single-layer net, mlp: hidden layers (NLP 100 tasks 73, 79), both on mean word "
+                            "vectors; mean, bigru, cnn: on the words themselves")
     _add_data_args(train)
     defaults = ", ".join(f"{kind} {d['epochs']}" for kind, d in classify.DEFAULTS.items())
     train.add_argument("--epochs", type=positive_int, help=f"default per model: {defaults}")
@@ -175,11 +178,11 @@ def register(subparsers: Any) -> None:
     add_inference_args(evaluate)
     evaluate.set_defaults(func=run_evaluate)
 
-    sizes = sub.add_parser("batch-sizes", help="task 77: time per epoch for batch sizes 1, 2, 4, ..., 128")
+    sizes = sub.add_parser("batch-sizes", help="seconds per epoch for batch sizes 1, 2, 4, ..., 128 (NLP 100 task 77)")
     sizes.add_argument("--features", help="features.safetensors from `classify features` (default: make them)")
     _add_data_args(sizes, test=False)
-    sizes.add_argument("--epochs", type=positive_int, default=1)
-    sizes.add_argument("--lr", type=positive_float, default=1.0)
+    sizes.add_argument("--epochs", type=positive_int, default=1, help="epochs per batch size")
+    sizes.add_argument("--lr", type=positive_float, default=1.0, help="SGD learning rate")
     sizes.add_argument("--max-power", type=int, choices=range(0, 13), default=7, metavar="N",
                        help="largest batch size is 2**N, N in 0..12 (default 7: 128)")
     add_common_args(sizes, f"{DEFAULT_OUT}/batch_sizes")

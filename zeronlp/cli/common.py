@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from threadpoolctl import threadpool_info, threadpool_limits
+
 from .. import backend
+from ..progress import logger, set_verbosity
 
 
 def _number(text: str, cast: type, ok: Callable[[float], bool], what: str) -> Any:
@@ -46,25 +50,72 @@ def add_command_group(subparsers: Any, name: str, help_text: str, steps: list[st
     return steps_parsers
 
 
-def add_common_args(parser: argparse.ArgumentParser, default_out: str) -> None:
-    """``--out DIR --quiet --seed N --resume --device`` (the convention of every training command)."""
-    parser.add_argument("--out", default=default_out, help=f"output directory (default: {default_out})")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
+def threads_option(text: str) -> int | str:
+    """argparse type of ``--threads``: ``auto`` or a positive integer."""
+    return "auto" if text == "auto" else positive_int(text)
+
+
+def auto_threads() -> int:
+    """BLAS threads for this run: the cores not already busy (CPU count minus the 1-minute load
+    average, rounded), at least 1. OpenBLAS threads spin while they wait, so asking for more threads
+    than free cores makes a run many times slower (measured in ``benchmarks/threads.py``)."""
+    cores = os.cpu_count() or 1
+    try:
+        busy = round(os.getloadavg()[0])
+    except OSError:  # no load average on this platform
+        busy = 0
+    return max(1, min(cores, cores - busy))
+
+
+def set_threads(spec: int | str) -> int:
+    """Limit NumPy's BLAS (and OpenMP) thread pools to ``spec`` threads (``"auto"``: :func:`auto_threads`)."""
+    count = auto_threads() if spec == "auto" else int(spec)
+    threadpool_limits(limits=count)
+    return count
+
+
+def _add_run_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cpu (NumPy) or cuda (CuPy)")
+    parser.add_argument("--threads", type=threads_option, default="auto",
+                        help="BLAS threads: a number, or auto = the cores not busy with other processes")
+    parser.add_argument("-v", "--verbose", action="store_true", help="more detail (settings, BLAS threads, "
+                        "progress lines every 10 s instead of 30 s when not on a terminal)")
+
+
+def add_common_args(parser: argparse.ArgumentParser, default_out: str) -> None:
+    """``--out DIR --quiet --seed N --resume --device --threads -v`` (every training command)."""
+    parser.add_argument("--out", default=default_out, help=f"output directory (default: {default_out})")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar, progress lines or per-epoch lines")
+    parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
+    _add_run_args(parser)
 
 
 def add_inference_args(parser: argparse.ArgumentParser) -> None:
-    """``--seed N --device`` for commands that load a trained run."""
-    parser.add_argument("--seed", type=int, default=0, help="random seed for sampling (default: 0)")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cpu (NumPy) or cuda (CuPy)")
+    """``--seed N --device --threads -v`` for commands that load a trained run."""
+    parser.add_argument("--seed", type=int, default=0, help="random seed for sampling")
+    _add_run_args(parser)
 
 
 def use_device(args: argparse.Namespace) -> None:
-    """Apply ``--device`` and ``--seed``."""
+    """Apply ``--device``, ``--seed``, ``--threads`` and the verbosity (``--quiet`` / ``-v``)."""
+    if getattr(args, "quiet", False):
+        set_verbosity("warning")
+    elif getattr(args, "verbose", False):
+        set_verbosity("debug")
+    else:
+        set_verbosity("info")
     backend.use_device(getattr(args, "device", "cpu"))
     backend.manual_seed(getattr(args, "seed", 0))
+    if getattr(args, "threads", None) is not None:
+        count = set_threads(args.threads)
+        logger.debug(f"BLAS threads: {count} ({args.threads}); {threadpool_info_line()}")
+
+
+def threadpool_info_line() -> str:
+    """The BLAS libraries NumPy uses, with their kernels and threads (for logs and benchmarks)."""
+    return "; ".join(f"{p.get('internal_api')} {p.get('version')} {p.get('architecture', '')} "
+                     f"{p.get('num_threads')} threads" for p in threadpool_info())
 
 
 def start_run(args: argparse.Namespace) -> Path:

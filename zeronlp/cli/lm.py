@@ -19,7 +19,9 @@ def run_train(args: argparse.Namespace) -> int:
                       max_tokens=args.max_tokens, checkpoint_minutes=args.checkpoint_minutes)
     final = result["final"]
     if "test_perplexity" in final:
-        print(f"test perplexity {final['test_perplexity']:.2f}")
+        where = (f" on the first {final['test_tokens']:,} test tokens (--max-tokens; `zeronlp lm eval` measures "
+                 "the whole test set)" if args.max_tokens else f" on {final['test_tokens']:,} test tokens")
+        print(f"test perplexity {final['test_perplexity']:.2f}{where}")
     print(f"best valid perplexity {final['best_valid_perplexity']:.2f}; wrote {out}/model.safetensors, "
           f"{out}/metrics.json, {out}/ppl.png")
     return 0
@@ -53,7 +55,8 @@ def register(subparsers: Any) -> None:
         ["train", "generate", "next", "eval"])
 
     train = commands.add_parser("train", help="train RNNLM / BetterRNNLM with truncated BPTT")
-    train.add_argument("--model", choices=list(lm.DEFAULTS), default="rnnlm")
+    train.add_argument("--model", choices=list(lm.DEFAULTS), default="rnnlm",
+                       help="rnnlm: the book's small LSTM; better: 2-layer LSTM 650 with dropout and tied weights")
     data = train.add_argument_group("data (default: the shipped Penn Treebank)")
     data.add_argument("--train", help="training text, one sentence a line")
     data.add_argument("--valid", help="validation text (default: the last 5%% of the --train lines)")
@@ -84,15 +87,17 @@ def register(subparsers: Any) -> None:
         p.add_argument("--ckpt", required=True, help="run directory (or .safetensors file) of `lm train`")
         add_inference_args(p)
 
-    gen = commands.add_parser("generate", help="sample text from a trained model")
+    rule = "Words are looked up as written, and in lower case when only that form is known; others read as <unk>."
+    gen = commands.add_parser("generate", help="sample text from a trained model", epilog=rule)
     gen.add_argument("--start", default="the meaning of life is", help="start words")
-    gen.add_argument("--length", type=positive_int, default=100)
-    gen.add_argument("--temperature", type=positive_float, default=1.0)
+    gen.add_argument("--length", type=positive_int, default=100, help="words to sample")
+    gen.add_argument("--temperature", type=positive_float, default=1.0,
+                     help="below 1: more likely words; above 1: more varied")
     gen.add_argument("--top-k", type=positive_int, default=None)
     add_ckpt(gen)
     gen.set_defaults(func=run_generate)
 
-    nxt = commands.add_parser("next", help="list the most probable next words after a context")
+    nxt = commands.add_parser("next", help="list the most probable next words after a context", epilog=rule)
     nxt.add_argument("context", nargs="+", help='context words, e.g. "you say goodbye and i say"')
     nxt.add_argument("-k", type=positive_int, default=10, help="how many words (default 10)")
     add_ckpt(nxt)

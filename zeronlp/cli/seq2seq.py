@@ -82,7 +82,7 @@ def _add_data_args(parser: argparse.ArgumentParser) -> None:
 
 def _add_training_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=positive_int, default=25, help="training epochs (default 25)")
-    parser.add_argument("--batch-size", type=positive_int, default=128)
+    parser.add_argument("--batch-size", type=positive_int, default=128, help="examples per step")
     parser.add_argument("--hidden", type=positive_int, default=None,
                         help="hidden units (default 128; 256 on date)")
     parser.add_argument("--wordvec", type=positive_int, default=16, help="embedding size (default 16)")
@@ -101,7 +101,8 @@ def register(subparsers: Any) -> None:
 
     train = commands.add_parser("train", help="train one model; per-epoch exact-match accuracy")
     _add_data_args(train)
-    train.add_argument("--model", choices=list(SEQ2SEQ_MODELS), default="base")
+    train.add_argument("--model", choices=list(SEQ2SEQ_MODELS), default="base",
+                       help="base: encoder state starts the decoder; peeky: it is fed at every step; attention")
     train.add_argument("--reverse", action="store_true", help="reverse the input sequences (the book's trick)")
     train.add_argument("--bidirectional", action="store_true", help="bidirectional encoder")
     _add_training_args(train)

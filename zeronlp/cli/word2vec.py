@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
+from ..data.vocab import match_case
+from ..embeddings.evaluate import describe
 from ..errors import UsageError
 from ..tasks import word2vec
 from .common import add_common_args, positive_int, use_device
@@ -20,11 +23,9 @@ def run_train(args: argparse.Namespace) -> int:
                             min_count=args.min_count, negative=args.negative, tokenizer=args.tokenizer,
                             out_dir=args.out, quiet=args.quiet, resume=args.resume, seed=args.seed,
                             plot_words=args.plot_words.split(",") if args.plot_words else None)
-    final = result["final"]
-    print(f"analogy accuracy {final['test_analogy_accuracy']:.2%} on {final['test_analogy_questions']} questions; "
-          f"WordSim-353 spearman {final['test_wordsim353_spearman']:.3f}; "
-          f"SimLex-999 spearman {final['test_simlex999_spearman']:.3f}")
-    print(f"wrote {args.out}/vectors.safetensors, vectors.txt, metrics.json, report.json, pca.png")
+    print(describe(result["final"], prefix="test_"))
+    print(f"wrote {args.out}/vectors.safetensors, vectors.txt, metrics.json, report.json"
+          + (", pca.png" if (Path(args.out) / "pca.png").is_file() else ""))
     return 0
 
 
@@ -34,12 +35,15 @@ def _print(results: list[tuple[str, float]]) -> None:
 
 
 def run_similar(args: argparse.Namespace) -> int:
-    _print(word2vec.load(args.vectors).most_similar(args.word, topn=args.topn))
+    vectors = word2vec.load(args.vectors)
+    _print(vectors.most_similar(match_case(args.word, vectors), topn=args.topn))
     return 0
 
 
 def run_analogy(args: argparse.Namespace) -> int:
-    _print(word2vec.load(args.vectors).most_similar(positive=[args.b, args.c], negative=[args.a], topn=args.topn))
+    vectors = word2vec.load(args.vectors)
+    a, b, c = (match_case(word, vectors) for word in (args.a, args.b, args.c))
+    _print(vectors.most_similar(positive=[b, c], negative=[a], topn=args.topn))
     return 0
 
 
@@ -54,10 +58,10 @@ def register(subparsers: Any) -> None:
                    help="how --corpus lines are split (default simple: lower-case, punctuation split off; "
                         "whitespace: already tokenized)")
     p.add_argument("--dim", type=positive_int, default=100, help="vector size")
-    p.add_argument("--epochs", type=positive_int, default=5)
+    p.add_argument("--epochs", type=positive_int, default=5, help="passes over the corpus")
     p.add_argument("--window", type=positive_int, default=None, help="context window (default 5; 2 for ppmi)")
-    p.add_argument("--min-count", type=positive_int, default=5)
-    p.add_argument("--negative", type=positive_int, default=5)
+    p.add_argument("--min-count", type=positive_int, default=5, help="rarer words are dropped")
+    p.add_argument("--negative", type=positive_int, default=5, help="negative samples per word")
     p.add_argument("--plot-words", default=None, help="comma-separated words for the PCA plot")
     add_common_args(p, DEFAULT_OUT)
     p.set_defaults(func=run_train)
@@ -71,7 +75,9 @@ def register(subparsers: Any) -> None:
             q.add_argument("a")
             q.add_argument("b")
             q.add_argument("c")
+        q.epilog = "Words are looked up as written, and in lower case when only that form is known."
         q.add_argument("--vectors", default=DEFAULT_OUT,
                        help="run directory of `zeronlp word2vec` or a vectors file (.safetensors, .txt, .bin)")
-        q.add_argument("--topn", type=positive_int, default=10 if name == "similar" else 5)
+        q.add_argument("--topn", type=positive_int, default=10 if name == "similar" else 5,
+                       help="how many words to list")
         q.set_defaults(func=run_similar if name == "similar" else run_analogy)

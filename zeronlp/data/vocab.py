@@ -11,7 +11,7 @@ import json
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 
 import numpy as np
 
@@ -28,6 +28,15 @@ def tokenize(text: str) -> list[str]:
     (words keep inner apostrophes and hyphens: ``"don't"``, ``"snack-food"``).
     """
     return _TOKEN_RE.findall(text.lower())
+
+
+def match_case(word: str, known: Container[str]) -> str:
+    """The one rule for a word typed by a user: it is looked up as written, and when it is not known
+    but its lower-case form is, as that (``"King"`` -> ``"king"``; ``"US"`` stays if known)."""
+    if word in known:
+        return word
+    lower = word.lower()
+    return lower if lower in known else word
 
 
 class Vocabulary:

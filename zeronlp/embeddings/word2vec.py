@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data.vocab import Vocabulary
+from ..progress import logger
 from .keyedvectors import KeyedVectors
 from .sampler import UnigramSampler
 from .word2vec_kernels import KERNELS
@@ -249,7 +250,7 @@ class Word2Vec:
             if progress:
                 rate = total * (epoch + 1) / (time.perf_counter() - t0)
                 msg = f"epoch {epoch + 1}/{epochs}  {rate:,.0f} words/s"
-                print(msg + (f"  loss {loss:.4g}" if self.compute_loss else ""), flush=True)
+                logger.info(msg + (f"  loss {loss:.4g}" if self.compute_loss else ""))
         self.train_seconds = time.perf_counter() - t0
         self.words_per_second = total * epochs / max(self.train_seconds, 1e-9)
         self.wv.reset_norms()

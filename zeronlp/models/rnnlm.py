@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,8 +20,9 @@ from .. import backend, nn
 from .. import functional as F
 from ..autograd import Function, Tensor, no_grad
 from ..data.bptt import BPTTBatcher
-from ..data.vocab import Vocabulary
+from ..data.vocab import Vocabulary, match_case
 from ..errors import CheckpointError, UnknownWordError
+from ..progress import logger
 from ..serialization import load, run_file
 
 # ---------------------------------------------------------------------------- fused output layer
@@ -220,7 +220,7 @@ def load_lm(path: str | os.PathLike) -> tuple[_LanguageModel, Vocabulary, dict[s
 
     ``path`` is a run directory (its ``model.safetensors``, the best weights, else its
     ``checkpoint.safetensors``) or one of those files. The text options say how the model's text
-    was tokenized (``{"tokenizer": "whitespace", "lowercase": True}`` for PTB).
+    was tokenized (``{"tokenizer": "whitespace"}`` for PTB).
     """
     path = run_file(path, made_by="zeronlp lm train")
     record = load(path)
@@ -240,8 +240,7 @@ def load_lm(path: str | os.PathLike) -> tuple[_LanguageModel, Vocabulary, dict[s
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(f"{path}: cannot rebuild the model: {err}") from None
     model.eval()
-    text = record.get("text") if isinstance(record.get("text"), dict) else {"tokenizer": "whitespace",
-                                                                              "lowercase": True}
+    text = record.get("text") if isinstance(record.get("text"), dict) else {"tokenizer": "whitespace"}
     return model, vocab, text
 
 
@@ -275,11 +274,12 @@ def _encode_words(words: Sequence[str] | str, vocab: Any) -> list[int]:
         words = words.split()
     ids = []
     for word in words:
+        word = match_case(word, vocab)
         if word in vocab:
             ids.append(vocab.word_to_id[word])
         elif getattr(vocab, "unk_token", None) is not None:
-            warnings.warn(f"word {word!r} is not in the vocabulary (size {len(vocab)}); using "
-                          f"{vocab.unk_token!r}", stacklevel=4)
+            logger.warning(f"word {word!r} is not in the vocabulary ({len(vocab)} words); read as "
+                           f"{vocab.unk_token!r}")
             ids.append(vocab.unk_id)
         else:
             raise UnknownWordError(f"word {word!r} is not in the vocabulary (size {len(vocab)})")

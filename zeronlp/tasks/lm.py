@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +25,10 @@ import numpy as np
 from .. import backend, optim
 from ..data.ptb import load_ptb
 from ..data.textfiles import TextCorpus, get_tokenizer, load_text_corpus, read_lines
-from ..data.vocab import Vocabulary
+from ..data.vocab import Vocabulary, match_case
 from ..errors import DataError, UsageError
 from ..models.rnnlm import MODELS, generate, load_lm, next_words, perplexity
+from ..progress import logger
 from ..train import BPTTWindows, CarryState, EpochMetrics, Trainer, log, model_loss
 from ..viz.plots import plot_curves
 
@@ -39,7 +39,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "better": dict(epochs=40, batch_size=20, bptt=35, lr=20.0, clip=0.25, average="ema", ema_decay=0.998),
 }
 AVERAGES = ("ema", "none")
-PTB_TEXT = {"tokenizer": "whitespace", "lowercase": True}
+PTB_TEXT = {"tokenizer": "whitespace"}
 # words the book's generator never emits (number token, unknown word, dollar sign)
 SKIP_WORDS = ("N", "<unk>", "$")
 
@@ -60,7 +60,7 @@ def load_corpus(train: str | os.PathLike | None = None, valid: str | os.PathLike
         text = dict(PTB_TEXT, source="ptb")
     else:
         corpus = load_text_corpus(train, valid, test, tokenizer=tokenizer, min_count=min_count, max_vocab=max_vocab)
-        text = {"tokenizer": tokenizer, "lowercase": tokenizer == "simple", "source": os.fspath(train)}
+        text = {"tokenizer": tokenizer, "source": os.fspath(train)}
     if max_tokens is not None:
         if max_tokens < 100:
             raise UsageError(f"max_tokens must be at least 100, got {max_tokens}")
@@ -113,7 +113,7 @@ def train(model: str = "rnnlm", *, train: str | os.PathLike | None = None, valid
         log(f"no --valid file: the last 5% of the lines of {train} are the validation set", quiet)
     batches = BPTTWindows(corpus.train, config["batch_size"], config["bptt"])
     config.update(model=model, seed=seed, max_tokens=max_tokens, eval_batch_size=eval_batch_size,
-                  vocab_size=len(corpus.vocab), **{k: v for k, v in text.items() if k != "lowercase"})
+                  vocab_size=len(corpus.vocab), **text)
     backend.manual_seed(seed)
     net = MODELS[model](len(corpus.vocab), **(model_kwargs or {}))
     optimizer = optim.SGD(net.parameters(), lr=config["lr"])
@@ -136,7 +136,7 @@ def train(model: str = "rnnlm", *, train: str | os.PathLike | None = None, valid
     final: dict[str, Any] = {}
     if corpus.test is not None:
         final["test_perplexity"] = perplexity(net, corpus.test, eval_batch_size, config["bptt"])
-        log(f"test perplexity {final['test_perplexity']:.2f}", quiet)
+        final["test_tokens"] = len(corpus.test) - 1  # predicted tokens (a slice of the test set with max_tokens)
     else:
         log("no --test file: no test perplexity", quiet)
     trainer.write_metrics(final)
@@ -150,11 +150,14 @@ def train(model: str = "rnnlm", *, train: str | os.PathLike | None = None, valid
 # ---------------------------------------------------------------------------- using a trained model
 
 
-def text_to_words(text: str, options: dict[str, Any]) -> list[str]:
-    """Words of ``text`` as the model's training text was tokenized (``options`` from :func:`load_lm`)."""
-    if options.get("lowercase"):
-        text = text.lower()
-    return get_tokenizer(str(options.get("tokenizer", "whitespace")))(text)
+def text_to_words(text: str, options: dict[str, Any], vocab: Vocabulary) -> list[str]:
+    """Words of ``text`` tokenized as the model's training text was (``options`` from :func:`load_lm`),
+    each matched to the vocabulary by the one rule of :func:`~zeronlp.data.vocab.match_case`
+    (as written, else in lower case)."""
+    words = get_tokenizer(str(options.get("tokenizer", "whitespace")))(text)
+    if not words:
+        raise UsageError("no words given: type at least one word")
+    return [match_case(word, vocab) for word in words]
 
 
 def file_ids(path: str | os.PathLike, vocab: Vocabulary, options: dict[str, Any]) -> np.ndarray:
@@ -162,15 +165,15 @@ def file_ids(path: str | os.PathLike, vocab: Vocabulary, options: dict[str, Any]
 
     Words outside ``vocab`` become ``<unk>`` with a warning that says how many.
     """
-    words = [w for line in read_lines(path) if line.strip() for w in [*text_to_words(line, options), "<eos>"]]
+    words = [w for line in read_lines(path) if line.strip() for w in [*text_to_words(line, options, vocab), "<eos>"]]
     if not words:
         raise DataError("no words to evaluate", path)
     unknown = sum(w not in vocab for w in words)
     if unknown and vocab.unk_id is None:
         raise DataError(f"{unknown:,} words are not in the model's vocabulary", path)
     if unknown:
-        warnings.warn(f"{path}: {unknown:,} of {len(words):,} tokens are not in the model's vocabulary "
-                      f"and count as {vocab.unk_token!r}", stacklevel=2)
+        logger.warning(f"{path}: {unknown:,} of {len(words):,} tokens are not in the model's vocabulary "
+                       f"and count as {vocab.unk_token!r}")
     return vocab.encode(words)
 
 
@@ -193,7 +196,7 @@ def generate_text(ckpt: str | os.PathLike, start: str, length: int = 100, temper
     """Text sampled from a trained model after ``start`` (uses the backend's seeded Generator)."""
     model, vocab, options = load_lm(ckpt)
     skip = [vocab.word_to_id[w] for w in SKIP_WORDS if w in vocab]
-    words = generate(model, text_to_words(start, options), length, temperature=temperature, top_k=top_k,
+    words = generate(model, text_to_words(start, options, vocab), length, temperature=temperature, top_k=top_k,
                      vocab=vocab, skip_ids=skip)
     return " ".join(words).replace(" <eos> ", "\n").replace(" <eos>", "")
 
@@ -201,4 +204,4 @@ def generate_text(ckpt: str | os.PathLike, start: str, length: int = 100, temper
 def most_likely_next(ckpt: str | os.PathLike, context: str, k: int = 10) -> list[tuple[str, float]]:
     """The ``k`` most probable next words after ``context`` with their probabilities."""
     model, vocab, options = load_lm(ckpt)
-    return next_words(model, text_to_words(context, options), k, vocab=vocab)
+    return next_words(model, text_to_words(context, options, vocab), k, vocab=vocab)

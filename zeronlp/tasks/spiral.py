@@ -9,7 +9,7 @@ from typing import Any
 from .. import backend, optim
 from ..data import spiral
 from ..models import TwoLayerNet
-from ..train import Trainer, log
+from ..train import Trainer
 from ..viz.plots import plot_curves, plot_decision_boundary
 
 
@@ -40,6 +40,4 @@ def train(classes: int = 3, hidden: int = 10, epochs: int = 300, lr: float = 1.0
         plot_curves(history, ["loss"], out / "loss.png", ylabel="loss", title="spiral: training loss")
         plot_decision_boundary(lambda grid: model.predict(grid), x, t, out / "decision_boundary.png",
                                title=f"spiral, {classes} classes, hidden {hidden}")
-    log(f"final loss {final['train_loss']:.4f}  train accuracy {final['train_accuracy']:.4f}  "
-        f"test accuracy (fresh spiral) {final['test_accuracy']:.4f}", quiet)
     return {"model": model, "history": history, "final": final, "data": (x, t), "config": config}

@@ -18,7 +18,6 @@ The run directory holds ``vectors.safetensors``, ``vectors.txt`` (word2vec text 
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -34,7 +33,7 @@ from ..embeddings import KeyedVectors, Word2Vec, load_vectors, ppmi_svd_keyed_ve
 from ..embeddings.evaluate import evaluate_all, pca_2d
 from ..errors import CheckpointError, DataError, UsageError
 from ..models.word2vec import CBOW, SkipGram
-from ..train import MiniBatches, Trainer, log, write_metrics
+from ..train import MiniBatches, Trainer, log, write_json, write_metrics
 from ..viz.plots import plot_labeled_points
 
 METHODS = ("cbow", "skipgram", "ppmi", "book-cbow", "book-skipgram")
@@ -133,12 +132,14 @@ def train(method: str = "cbow", corpus: str | os.PathLike = "ptb", *, dim: int =
         vectors.save(out / VECTORS_FILE)
         vectors.save_word2vec_format(out / "vectors.txt")
         write_metrics(out, config, history, final)
-        (out / "report.json").write_text(json.dumps({"config": config, "metrics": metrics,
-                                                     "analogy_sections": sections}, indent=2) + "\n")
+        write_json(out / "report.json", {"config": config, "metrics": metrics, "analogy_sections": sections})
         known = [w for w in (plot_words or PLOT_WORDS) if w in vectors]
         if len(known) >= 3:
             plot_labeled_points(pca_2d(vectors[known]), known, out / "pca.png",
                                 title=f"{method} on {config['corpus']} (PCA)")
+        else:
+            log(f"no pca.png: only {len(known)} of the plot words are in the vocabulary (need 3; "
+                "choose some with --plot-words)", quiet)
     log(f"{len(vectors)} words x {vectors.vector_size} in {seconds:.1f} s"
         + (f" ({words_per_second:,.0f} words/s)" if words_per_second else ""), quiet)
     return {"vectors": vectors, "final": final, "sections": sections, "history": history, "config": config}

@@ -1,6 +1,7 @@
 """Training: the one Trainer loop, batch sources, callbacks, checkpoints, metrics and progress output."""
 
 from ..errors import TrainingDiverged
+from ..progress import log, progress
 from .batches import BPTTWindows, MiniBatches, SampledBatches
 from .callbacks import CarryState, EpochMetrics
 from .checkpoint import apply_checkpoint, load_checkpoint, save_checkpoint
@@ -13,7 +14,6 @@ from .metrics import (
     write_json,
     write_metrics,
 )
-from .progress import log, progress
 from .trainer import BEST_MODEL_NAME, CHECKPOINT_NAME, Trainer, classification_loss, model_loss
 
 __all__ = [

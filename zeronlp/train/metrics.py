@@ -45,23 +45,24 @@ def precision_recall_f1(confusion: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def _jsonable(value: Any) -> Any:
+    """Plain JSON values; NaN and infinities (no JSON number) become ``null``, i.e. "no value"."""
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
     if isinstance(value, np.ndarray):
-        return value.tolist()
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
     if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
+        return None
     return value
 
 
 def write_json(path: str | os.PathLike, data: Any) -> None:
     """Write JSON atomically (temporary file + rename)."""
     with atomic_open(path) as handle:
-        json.dump(_jsonable(data), handle, indent=2)
+        json.dump(_jsonable(data), handle, indent=2, allow_nan=False)
         handle.write("\n")
 
 

@@ -37,11 +37,11 @@ from ..autograd import no_grad
 from ..errors import CheckpointError, TrainingDiverged, UsageError
 from ..fileio import atomic_path
 from ..optim import ReduceOnPlateau, clip_grad_norm_
+from ..progress import log, progress
 from ..serialization import CHECKPOINT_FILE, MODEL_FILE, load, save
 from .batches import BatchSource, MiniBatches, check_aligned
 from .checkpoint import apply_checkpoint, load_checkpoint, save_checkpoint
 from .metrics import accuracy, write_metrics
-from .progress import log, progress
 
 CHECKPOINT_NAME = CHECKPOINT_FILE
 BEST_MODEL_NAME = MODEL_FILE
@@ -327,7 +327,7 @@ class Trainer:
                     callback.on_epoch_start(self)
             self._sums = [0.0, 0.0, 0.0]
         total = len(batches)
-        bar = progress(range(self.position, total), total=total - self.position, quiet=self.quiet,
+        bar = progress(range(self.position, total), total=total, initial=self.position, quiet=self.quiet,
                        desc=f"epoch {self.epoch + 1}/{epochs}")
         started = last_save = time.perf_counter()
         try:
@@ -339,7 +339,9 @@ class Trainer:
                 self._sums[1] += weight
                 self.position, self.global_step = index + 1, self.global_step + 1
                 if index % 10 == 0:
-                    bar.set_postfix_str(f"loss {self._sums[0] / self._sums[1]:.4f}")
+                    seconds = self._sums[2] + time.perf_counter() - started
+                    bar.set_postfix_str(f"loss {self._sums[0] / self._sums[1]:.4f}  "
+                                        f"{self._sums[1] / max(seconds, 1e-9):,.0f} {self.unit}/s")
                 if interrupt.requested:
                     raise KeyboardInterrupt
                 now = time.perf_counter()
