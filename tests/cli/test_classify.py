@@ -106,7 +106,7 @@ def test_features_on_own_files(files, tmp_path, capsys):
                  "--vectors", str(files["vectors"]), "--out", str(out), "--quiet"]) == 0
     printed = capsys.readouterr().out
     assert "X_train (60, 16)" in printed and "X_valid (20, 16)" in printed and "X_test" not in printed
-    assert "task 72: first 4" in printed
+    assert "loss and gradient (task 72) on the first 4" in printed
     assert main(["classify", "batch-sizes", "--features", str(out / "features.safetensors"), "--max-power", "2",
                  "--out", str(tmp_path / "bs"), "--quiet"]) == 0
     assert "| 4 |" in (tmp_path / "bs" / "batch_sizes.md").read_text()
