@@ -202,7 +202,8 @@ def test_word2vec_trained_on_own_texts_when_no_vectors_given(files, tmp_path, ca
     out = tmp_path / "run"
     assert main(["classify", "train", "--model", "mean", "--train", str(files["train"]), "--epochs", "2",
                  "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out + captured.err  # results on stdout, progress (the zeronlp logger) on stderr
     assert "trained word2vec on the training texts" in printed
     assert KeyedVectors.load_word2vec_format(out / "vectors.bin", binary=True).vector_size == 300
 

@@ -45,7 +45,8 @@ def metrics(run):
 def test_char_level_train_then_translate(tmp_path, capsys):
     data, run = write_reverse_task(tmp_path / "reverse.tsv"), tmp_path / "run"
     assert main(["seq2seq", "train", "--train", str(data), *FAST, "--epochs", "8", "--out", str(run)]) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out + captured.err  # results on stdout, progress (the zeronlp logger) on stderr
     assert "the last 50 of the 500 lines" in out and "valid accuracy" in out
     result = metrics(run)
     assert result["final"]["valid_accuracy"] >= 0.95

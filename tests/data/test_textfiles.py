@@ -18,6 +18,7 @@ from zeronlp.data import (
     read_parallel_tsv,
 )
 from zeronlp.data.files import dataset_path
+from zeronlp.data.textfiles import register_tokenizer
 from zeronlp.data.vocab import tokenize
 from zeronlp.errors import DataError, UsageError
 
@@ -123,12 +124,65 @@ def test_read_lines_empty(tmp_path, content):
 
 
 def test_tokenizers():
-    assert set(TOKENIZERS) == {"whitespace", "simple"}
+    assert {"whitespace", "simple", "ja"} <= set(TOKENIZERS)
     assert get_tokenizer("whitespace")("The cat 's  N. \t sat") == ["The", "cat", "'s", "N.", "sat"]
     assert get_tokenizer("simple") is tokenize
     assert get_tokenizer("simple")("You say goodbye.") == ["you", "say", "goodbye", "."]
-    with pytest.raises(UsageError, match="unknown tokenizer 'bpe'.*whitespace, simple"):
+    with pytest.raises(UsageError, match="unknown tokenizer 'bpe'.*whitespace, simple, ja"):
         get_tokenizer("bpe")
+
+
+def test_register_tokenizer(tmp_path):
+    register_tokenizer("chars", lambda text: [ch for ch in text if not ch.isspace()])
+    try:
+        assert get_tokenizer("chars")("ab c") == ["a", "b", "c"]
+        with pytest.raises(UsageError, match="exists already"):
+            register_tokenizer("chars", str.split)
+        corpus = load_text_corpus(write(tmp_path, "t.txt", "ab\nba\n"), tokenizer="chars")
+        assert corpus.vocab.decode(corpus.train) == ["a", "b", "<eos>"]
+    finally:
+        del TOKENIZERS["chars"]
+    for name, tokenizer in (("", str.split), ("two words", str.split), ("x", "not callable")):
+        with pytest.raises(UsageError):
+            register_tokenizer(name, tokenizer)
+
+
+JAPANESE = {  # sentence -> its words, as UniDic splits them (short-unit words)
+    "吾輩は猫である。": ["吾輩", "は", "猫", "で", "ある", "。"],
+    "名前はまだ無い。": ["名前", "は", "まだ", "無い", "。"],
+    "私は東京で日本語を勉強しています。": ["私", "は", "東京", "で", "日本", "語", "を", "勉強", "し", "て", "い",
+                                           "ます", "。"],
+    "今日は いい天気ですね": ["今日", "は", "いい", "天気", "です", "ね"],  # a space is not a word
+    "NLP100本ノックをPythonで解く": ["NLP", "100", "本", "ノック", "を", "Python", "で", "解く"],
+}
+
+
+def test_japanese_tokenizer_word_boundaries():
+    pytest.importorskip("fugashi", reason="the [ja] extra (fugashi, unidic-lite) is not installed")
+    pytest.importorskip("unidic_lite", reason="the [ja] extra (fugashi, unidic-lite) is not installed")
+    split = get_tokenizer("ja")
+    for sentence, words in JAPANESE.items():
+        assert split(sentence) == words, sentence
+    assert TOKENIZERS["ja"]("猫である") == ["猫", "で", "ある"]  # the registry entry itself works too
+    assert split("") == []
+
+
+def test_japanese_corpus(tmp_path):
+    pytest.importorskip("fugashi")
+    pytest.importorskip("unidic_lite")
+    path = write(tmp_path, "ja.txt", "吾輩は猫である。\n名前はまだ無い。\n")
+    corpus = load_text_corpus(path, valid=path, tokenizer="ja")
+    assert corpus.vocab.decode(corpus.train[:7]) == ["吾輩", "は", "猫", "で", "ある", "。", "<eos>"]
+
+
+def test_japanese_tokenizer_missing_extra(monkeypatch):
+    import sys
+
+    from zeronlp.data.textfiles import LazyTokenizer, _japanese
+
+    monkeypatch.setitem(sys.modules, "fugashi", None)  # as if it were not installed
+    with pytest.raises(UsageError, match=r"pip install 'zeronlp\[ja\]'"):
+        LazyTokenizer(_japanese, "test").load()
 
 
 # ------------------------------------------------------------------------------ load_text_corpus

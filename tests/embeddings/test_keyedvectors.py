@@ -165,8 +165,11 @@ def test_gensim_reads_ours_and_we_read_gensims(tmp_path, binary):
         (b"2 3\na 1 2 3\nb 1 2\n", "line 3: expected a word and 3 numbers"),
         (b"2 3\na 1 2 3\nb 1 x 3\n", "line 3: .*not a number"),
         (b"2 3\na 1 2 3\n\xff\xfe 1 2 3\n", "line 3: invalid UTF-8"),
-        (b"3 3\na 1 2 3\nb 1 2 3\n", "line 3: header says 3 words"),
-        (b"2 3\na 1 2 3\na 1 2 3\n", "line 3: word 'a' repeats line 2"),
+        (b"3 1\na 1\nb 2\n", "line 4: header says 3 words but the file ends after 2"),
+        (b"3 3\na 1 2 3\nb 1 2 3\n", "line 1: header says 3 words of dimension 3, but the file has only 20 bytes"),
+        (b"1000000000 300\na 1\n", "line 1: header says 1000000000 words"),
+        (b"1 2\na 1 2\nb 3 4\n", "line 3: more lines than the 1 words"),
+        (b"1 2\na 1 nan\n", "line 2: vector of 'a' has a non-finite value"),
         (b"", "line 1"),
     ],
 )
@@ -182,10 +185,10 @@ def test_malformed_binary_files(tmp_path):
     path = tmp_path / "bad.bin"
     good = np.arange(3, dtype="<f4").tobytes()
     path.write_bytes(b"2 3\na " + good + b"\nb " + good[:8])
-    with pytest.raises(ValueError, match="bad.bin: line 3: file ends"):
+    with pytest.raises(ValueError, match="bad.bin: the file ends inside entry 2 of 2 .byte offset 19"):
         KeyedVectors.load_word2vec_format(path, binary=True)
     path.write_bytes(b"1 3\n\xff " + good)
-    with pytest.raises(ValueError, match="line 2: invalid UTF-8"):
+    with pytest.raises(ValueError, match="invalid UTF-8 in the word of entry 1 .*byte offset 4"):
         KeyedVectors.load_word2vec_format(path, binary=True)
 
 

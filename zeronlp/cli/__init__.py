@@ -20,6 +20,7 @@ from ..errors import ZeronlpError
 COMMAND_MODULES = [
     "zeronlp.cli.spiral",
     "zeronlp.cli.word2vec",
+    "zeronlp.cli.vectors",
     "zeronlp.cli.lm",
     "zeronlp.cli.binary_add",
     "zeronlp.cli.seq2seq",

@@ -41,7 +41,7 @@ def run_features(args: argparse.Namespace) -> int:
     """Task 70 (+ 71-72 printed): mean word vectors saved as safetensors."""
     use_device(args)
     result = classify.features(vectors=args.vectors, train=args.train, valid=args.valid, test=args.test,
-                               out_dir=args.out, seed=args.seed, quiet=args.quiet)
+                               out_dir=args.out, seed=args.seed, quiet=args.quiet, limit=args.limit)
     arrays = result["features"]
     for split in ("train", "valid", "test"):
         if f"X_{split}" in arrays:
@@ -135,6 +135,8 @@ def register(subparsers: Any) -> None:
     features = sub.add_parser("features", help="mean word vectors of the texts as features, and the softmax and "
                               "gradient of an untrained single-layer net (NLP 100 tasks 70-72)")
     _add_data_args(features)
+    features.add_argument("--limit", type=positive_int, default=None,
+                          help="read only the first N vectors of --vectors (e.g. 300000 of the GoogleNews file)")
     add_common_args(features, f"{DEFAULT_OUT}/features")
     features.set_defaults(func=run_features)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..data.textfiles import TOKENIZERS
 from ..tasks import lm
 from .common import add_command_group, add_common_args, add_inference_args, positive_float, positive_int, use_device
 
@@ -61,7 +62,7 @@ def register(subparsers: Any) -> None:
     data.add_argument("--train", help="training text, one sentence a line")
     data.add_argument("--valid", help="validation text (default: the last 5%% of the --train lines)")
     data.add_argument("--test", help="test text (default: none, no test perplexity)")
-    data.add_argument("--tokenizer", choices=["whitespace", "simple"], default="whitespace",
+    data.add_argument("--tokenizer", choices=list(TOKENIZERS), default="whitespace",
                       help="whitespace: split on spaces (PTB style, text already tokenized); simple: lower-case "
                            "and split off punctuation (the book's preprocess)")
     data.add_argument("--min-count", type=positive_int, default=1, help="rarer training words become <unk>")

@@ -7,6 +7,7 @@ import argparse
 import sys
 from typing import Any
 
+from ..data.textfiles import TOKENIZERS
 from ..models.seq2seq import SEQ2SEQ_MODELS
 from ..tasks import seq2seq
 from .common import add_command_group, add_common_args, add_inference_args, positive_float, positive_int, use_device
@@ -72,7 +73,7 @@ def _add_data_args(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--test", help="test file, same format, scored once with the best model")
     data.add_argument("--level", choices=["char", "word"], default="char",
                       help="symbols of your files: characters (the book's format) or words (default char)")
-    data.add_argument("--tokenizer", choices=["whitespace", "simple"], default="whitespace",
+    data.add_argument("--tokenizer", choices=list(TOKENIZERS), default="whitespace",
                       help="words with --level word: whitespace-separated as written, or simple (lower-case, "
                            "punctuation split off)")
     data.add_argument("--max-train", type=positive_int, default=None, help="use only the first N training examples")

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..data.textfiles import TOKENIZERS
 from ..data.vocab import match_case
 from ..embeddings.evaluate import describe
 from ..errors import UsageError
@@ -54,7 +55,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--model", choices=list(word2vec.METHODS), default="cbow",
                    help="cbow/skipgram: word2vec (numba); ppmi: counting + SVD; book-cbow/book-skipgram: the "
                         "book's networks trained by the Trainer")
-    p.add_argument("--tokenizer", choices=["whitespace", "simple"], default="simple",
+    p.add_argument("--tokenizer", choices=list(TOKENIZERS), default="simple",
                    help="how --corpus lines are split (default simple: lower-case, punctuation split off; "
                         "whitespace: already tokenized)")
     p.add_argument("--dim", type=positive_int, default=100, help="vector size")

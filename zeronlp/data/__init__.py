@@ -9,11 +9,13 @@ from .spiral import spiral
 from .textfiles import (
     TOKENIZERS,
     LabelSet,
+    LazyTokenizer,
     TextCorpus,
     get_tokenizer,
     load_text_corpus,
     read_labeled_tsv,
     read_lines,
     read_parallel_tsv,
+    register_tokenizer,
 )
 from .vocab import Vocabulary, preprocess, tokenize  # noqa: F401

@@ -82,8 +82,13 @@ def describe(metrics: dict, prefix: str = "") -> str:
     return "; ".join(parts)
 
 
-def pca_2d(vectors: np.ndarray) -> np.ndarray:
-    """Project rows onto their first two principal components (centered SVD)."""
+def pca_2d(vectors: np.ndarray, return_variance: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Project rows onto their first two principal components (centered SVD); with ``return_variance``
+    also the share of the variance each component explains."""
     centered = vectors - vectors.mean(axis=0, keepdims=True)
-    _, _, vt = np.linalg.svd(centered.astype(np.float64), full_matrices=False)
-    return (centered @ vt[:2].T).astype(np.float32)
+    _, singular, vt = np.linalg.svd(centered.astype(np.float64), full_matrices=False)
+    points = (centered @ vt[:2].T).astype(np.float32)
+    if not return_variance:
+        return points
+    energy = singular**2
+    return points, (energy[:2] / max(energy.sum(), 1e-300)).astype(np.float64)

@@ -7,18 +7,18 @@ restriction and case folding, and the word2vec text/binary formats that gensim a
 
 from __future__ import annotations
 
-import io
 import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..data.files import open_dataset
 from ..errors import UnknownWordError
 from ..fileio import atomic_open
-from .w2v_format import read_word2vec
+from .w2v_format import detect_format, read_word2vec, write_word2vec
 
 _EPS = np.float32(1e-12)
 
@@ -30,15 +30,17 @@ def _as_list(words: str | Iterable[str] | None) -> list[str]:
 
 
 class KeyedVectors:
-    """``V`` words (``index_to_key``, most frequent first) and their ``V x dim`` float32 vectors."""
+    """``V`` words (``index_to_key``, most frequent first) and their ``V x dim`` vectors (float32 unless
+    ``dtype`` says otherwise, e.g. ``np.float16`` to halve the memory of a large pretrained file)."""
 
     def __init__(
         self,
         index_to_key: Sequence[str],
         vectors: np.ndarray,
         counts: Sequence[int] | None = None,
+        dtype: Any = np.float32,
     ) -> None:
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        vectors = np.ascontiguousarray(vectors, dtype=dtype)
         if vectors.ndim != 2 or vectors.shape[0] != len(index_to_key):
             raise ValueError(f"need one vector per word: {len(index_to_key)} words, vectors {vectors.shape}")
         self.index_to_key = list(index_to_key)
@@ -195,6 +197,7 @@ class KeyedVectors:
             elif dummy4unknown:
                 sections[-1]["incorrect"].append(question)
         unit = self.unit_vectors[:n_cand]
+        batch_size = max(1, min(batch_size, (1 << 25) // max(n_cand, 1)))  # scores: at most 128 MB a batch
         for start in range(0, len(known), batch_size):
             batch = known[start : start + batch_size]
             ids = np.array([[ok_vocab[w] for w in q] for _, q in batch], dtype=np.int64)  # a b c d
@@ -270,33 +273,39 @@ class KeyedVectors:
         return pearson, spearman, 100.0 * oov / max(total, 1)
 
     # -- word2vec files ---------------------------------------------------------------------------
-    def save_word2vec_format(self, path: str | os.PathLike, binary: bool = False) -> None:
-        """Write the C word2vec format: header ``"V dim"``, then per word ``word v1 ... vd`` (text)
-        or ``word<space><dim float32 little-endian>`` (binary). Readable by gensim and the C tools."""
-        path = Path(path)
-        for word in self.index_to_key:
-            if not word or any(ch.isspace() for ch in word):
-                raise ValueError(
-                    f"cannot write word {word!r} to word2vec format: it is empty or has whitespace"
-                )
-
-        with atomic_open(path, "wb") as f:
-            f.write(f"{len(self)} {self.vector_size}\n".encode())
-            if binary:
-                rows = self.vectors.astype("<f4")
-                for word, row in zip(self.index_to_key, rows):
-                    f.write(word.encode("utf-8") + b" " + row.tobytes() + b"\n")
-            else:
-                buf = io.StringIO()
-                for word, row in zip(self.index_to_key, self.vectors.tolist()):
-                    buf.write(word + " " + " ".join(repr(float(np.float32(x))) for x in row) + "\n")
-                f.write(buf.getvalue().encode("utf-8"))
+    def save_word2vec_format(self, path: str | os.PathLike, binary: bool = False, write_header: bool = True) -> None:
+        """Write the C word2vec format, readable by gensim and the C tools: header ``"V dim"`` (unless
+        ``write_header=False``, GloVe's layout), then per word ``word v1 ... vd`` (text) or
+        ``word<space><dim float32 little-endian>\\n`` (binary). A name ending in ``.gz``, ``.bz2`` or
+        ``.xz`` writes that compression. Words may not be empty nor hold whitespace (:class:`UsageError`)."""
+        write_word2vec(path, self.index_to_key, self.vectors, binary=binary, write_header=write_header)
 
     @classmethod
-    def load_word2vec_format(cls, path: str | os.PathLike, binary: bool = False) -> KeyedVectors:
-        """Read a word2vec text or binary file; malformed: ``ValueError`` naming path and line."""
-        words, vectors = read_word2vec(path, binary=binary)
-        return cls(words, vectors)
+    def load_word2vec_format(
+        cls,
+        path: str | os.PathLike,
+        binary: bool = False,
+        limit: int | None = None,
+        unicode_errors: str = "strict",
+        no_header: bool = False,
+        datatype: Any = np.float32,
+        encoding: str = "utf-8",
+    ) -> KeyedVectors:
+        """Read a word2vec text or binary file, with gensim's arguments and their meaning.
+
+        * ``limit``: read only the first N vectors (memory for N vectors only: the file is streamed);
+        * ``unicode_errors``: ``"strict"``, or ``"ignore"``/``"replace"`` for words cut inside a UTF-8
+          character (the C tool does that; fastText ``.vec`` files have such words);
+        * ``no_header``: a text file without the ``"V dim"`` line (GloVe);
+        * ``datatype``: the float type of the vectors (``np.float16`` halves the memory).
+
+        gzip, bzip2 and xz files are recognised by their first bytes, whatever their name. A repeated
+        word keeps its first vector (as in gensim). A malformed file raises
+        :class:`~zeronlp.errors.DataError` naming the path and the line, or the byte offset (binary).
+        """
+        words, vectors = read_word2vec(path, binary=binary, limit=limit, unicode_errors=unicode_errors,
+                                       no_header=no_header, datatype=datatype, encoding=encoding)
+        return cls(words, vectors, dtype=vectors.dtype)
 
     # -- native format ----------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
@@ -332,12 +341,23 @@ class KeyedVectors:
         return cls(json.loads(meta["index_to_key"]), vectors, counts=counts)
 
 
-def load_vectors(path: str | os.PathLike) -> KeyedVectors:
-    """Load vectors by suffix: ``.safetensors`` (native), ``.bin`` (binary word2vec), else text."""
-    suffix = Path(path).suffix.lower()
-    if suffix == ".safetensors":
-        return KeyedVectors.load(path)
-    return KeyedVectors.load_word2vec_format(path, binary=suffix == ".bin")
+def load_vectors(path: str | os.PathLike, limit: int | None = None, unicode_errors: str = "strict",
+                 binary: bool | None = None, no_header: bool | None = None) -> KeyedVectors:
+    """Load vectors in any format: ``.safetensors`` (native), else word2vec text or binary, with or without
+    header, plain or compressed. ``binary`` and ``no_header`` are detected from the first entry of the
+    file unless given (:func:`~zeronlp.embeddings.w2v_format.detect_format`)."""
+    if Path(path).suffix.lower() == ".safetensors":
+        kv = KeyedVectors.load(path)
+        if limit is not None:
+            kv = KeyedVectors(kv.index_to_key[:limit], kv.vectors[:limit],
+                              counts=kv.counts[:limit] if kv.counts is not None else None)
+        return kv
+    if binary is None or no_header is None:
+        found = detect_format(path)
+        binary = found["binary"] if binary is None else binary
+        no_header = found["no_header"] if no_header is None else no_header
+    return KeyedVectors.load_word2vec_format(path, binary=binary, limit=limit, unicode_errors=unicode_errors,
+                                             no_header=no_header)
 
 
 def _read_lines(path: str | os.PathLike | None, default: str) -> list[str]:

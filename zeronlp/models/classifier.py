@@ -94,9 +94,10 @@ def build_model(config: dict[str, Any], embeddings: Any = None) -> Module:
 # ---------------------------------------------------------------------------- inputs and prediction
 
 
-def load_word_vectors(path: str | os.PathLike) -> KeyedVectors:
+def load_word_vectors(path: str | os.PathLike, limit: int | None = None) -> KeyedVectors:
     """Word vectors in word2vec format: binary when the name ends in ``.bin``, else text.
 
+    ``limit``: only the first N vectors (the file is streamed: memory for N vectors only).
     A missing or malformed file raises :class:`~zeronlp.errors.DataError` naming it.
     """
     path = Path(path)
@@ -104,7 +105,7 @@ def load_word_vectors(path: str | os.PathLike) -> KeyedVectors:
         raise DataError("no such word-vector file (word2vec .bin or .txt expected)", path)
     binary = path.suffix == ".bin" or path.name.endswith(".bin.gz")
     try:
-        return KeyedVectors.load_word2vec_format(path, binary=binary)
+        return KeyedVectors.load_word2vec_format(path, binary=binary, limit=limit)
     except (ValueError, OSError) as err:
         message = str(err)
         if message.startswith(str(path)):  # the reader already names the file and line

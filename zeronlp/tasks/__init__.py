@@ -2,4 +2,4 @@
 returns a result dict (``model``, ``history``, ``final``, ``config``), callable from Python and
 notebooks; the command line (:mod:`zeronlp.cli`) is a thin layer over these."""
 
-from . import binary_add, classify, lm, seq2seq, spiral, word2vec
+from . import binary_add, classify, lm, seq2seq, spiral, vectors, word2vec

@@ -83,8 +83,9 @@ def run_experiments(variants: list[str] | None = None, iterations: int = 10000,
               f"{r['accuracy']:.4f} |" for r in results]
     log("\n".join(table), quiet)
     if out is not None:
-        plot_series({r["variant"]: r["losses"] for r in results}, out / "loss.png", xlabel="steps / 100",
-                    ylabel="loss (sum over 8 bits), mean of 100 steps", title="binary addition: simple RNN variants")
+        plot_series({r["variant"]: r["losses"] for r in results}, out / "loss.png", xlabel="training step / 100",
+                    ylabel="loss (sum over 8 bits), mean of 100 steps", smooth_window=9,
+                    title="binary addition: simple RNN variants (faint: raw, solid: moving average)")
         (out / "results.md").write_text("\n".join(table) + "\n")
         final = {f"{r['variant']}_accuracy": r["accuracy"] for r in results}
         final.update({f"{r['variant']}_final_loss": r["final_loss"] for r in results})

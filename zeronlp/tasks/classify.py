@@ -61,7 +61,7 @@ from ..models.classifier import (
 from ..models.text_classifier import build_vocabulary, encode_texts, pretrained_matrix
 from ..serialization import load
 from ..train import CHECKPOINT_NAME, EpochMetrics, Trainer, classification_report, format_report, log, write_json
-from ..viz.plots import plot_curves, plot_heatmap
+from ..viz.plots import plot_confusion, plot_curves
 from .classify_data import (
     VALID_FRACTION,
     ClassifyData,
@@ -109,15 +109,16 @@ def loss_and_gradient(model: SingleLayerNet, x: np.ndarray, y: np.ndarray) -> tu
 def features(vectors: str | os.PathLike | None = None, train: str | os.PathLike | None = None,
              valid: str | os.PathLike | None = None, test: str | os.PathLike | None = None,
              out_dir: str | os.PathLike = f"{DEFAULT_OUT}/features", seed: int = 0,
-             quiet: bool = False) -> dict[str, Any]:
+             quiet: bool = False, limit: int | None = None) -> dict[str, Any]:
     """Task 70: every text as the mean of its word vectors, saved as ``out_dir/features.safetensors``
     (with the vectors as ``out_dir/vectors.bin``); plus tasks 71-72 on an untrained single-layer net.
+    ``limit``: read only the first N vectors of the ``vectors`` file (e.g. of the GoogleNews file).
 
     Returns ``{"features", "labels", "path", "vectors_path", "task71": {"first", "first4"},
     "task72": [{"n", "loss", "grad"}, ...]}``.
     """
     data = load_data(train, valid, test)
-    word_vectors, _ = vectors_for(data, vectors, seed, quiet)
+    word_vectors, _ = vectors_for(data, vectors, seed, quiet, limit=limit)
     arrays = feature_arrays(data, word_vectors)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -139,9 +140,10 @@ def features(vectors: str | os.PathLike | None = None, train: str | os.PathLike 
 
 
 def _plot_confusion(report: dict[str, Any], path: Path, title: str) -> Path:
-    return plot_heatmap(report["confusion_matrix"], path, row_labels=report["labels"], col_labels=report["labels"],
-                        xlabel="predicted", ylabel="true", annotate=True, cmap="Blues",
-                        title=f"{title} (acc {report['accuracy']:.3f})")
+    labels = [CATEGORY_NAMES.get(label, label) if tuple(report["labels"]) == CATEGORIES else label
+              for label in report["labels"]]
+    return plot_confusion(report["confusion_matrix"], labels, path,
+                          title=f"{title} (accuracy {report['accuracy']:.3f})")
 
 
 # ---------------------------------------------------------------------------------------- training

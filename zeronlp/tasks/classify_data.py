@@ -121,12 +121,13 @@ def train_news_vectors(seed: int = 0, **kwargs: Any) -> Any:
 
 
 def vectors_for(data: ClassifyData, vectors: str | os.PathLike | None, seed: int, quiet: bool,
-                 cached: Path | None = None) -> tuple[Any, str]:
-    """The run's word vectors and where they came from (nothing is written here)."""
+                 cached: Path | None = None, limit: int | None = None) -> tuple[Any, str]:
+    """The run's word vectors and where they came from (nothing is written here); ``limit``: read only
+    the first N vectors of the ``vectors`` file."""
     if cached is not None and cached.is_file():
         return load_word_vectors(cached), f"{cached} (resumed run)"
     if vectors is not None:
-        loaded = load_word_vectors(vectors)
+        loaded = load_word_vectors(vectors, limit=limit)
         log(f"loaded {len(loaded)} word vectors of size {loaded.vector_size} from {vectors}", quiet)
         return loaded, os.fspath(vectors)
     started = time.perf_counter()

@@ -275,9 +275,24 @@ def _plot_first_attention(model: Any, codec: SeqCodec, source_ids: np.ndarray, p
 
 def plot_attention(weights: np.ndarray, input_tokens: list[str], output_tokens: list[str], path: PathLike,
                    title: str = "") -> Path:
-    """The attention heatmap: one row per output symbol, one column per input symbol (spaces shown as ␣)."""
-    return plot_heatmap(weights, path, row_labels=[_shown(s) for s in output_tokens],
-                        col_labels=[_shown(s) for s in input_tokens], xlabel="input", ylabel="output", title=title)
+    """The attention heatmap: one row per output symbol, one column per input symbol (spaces shown as ␣),
+    cropped to the real input and output (trailing padding dropped)."""
+    columns, rows = _unpadded_length(input_tokens), _unpadded_length(output_tokens)
+    return plot_heatmap(np.asarray(weights)[:rows, :columns], path,
+                        row_labels=[_shown(s) for s in output_tokens[:rows]],
+                        col_labels=[_shown(s) for s in input_tokens[:columns]], xlabel="input (source)",
+                        ylabel="output (generated)", title=title)
+
+
+PADDING = (" ", "<pad>", "")
+
+
+def _unpadded_length(tokens: list[str]) -> int:
+    """How many tokens remain when trailing padding is dropped (at least one)."""
+    length = len(tokens)
+    while length > 1 and tokens[length - 1] in PADDING:
+        length -= 1
+    return length
 
 
 def compare(data: str | None = None, *, train: PathLike | None = None, valid: PathLike | None = None,

@@ -135,8 +135,11 @@ def train(method: str = "cbow", corpus: str | os.PathLike = "ptb", *, dim: int =
         write_json(out / "report.json", {"config": config, "metrics": metrics, "analogy_sections": sections})
         known = [w for w in (plot_words or PLOT_WORDS) if w in vectors]
         if len(known) >= 3:
-            plot_labeled_points(pca_2d(vectors[known]), known, out / "pca.png",
-                                title=f"{method} on {config['corpus']} (PCA)")
+            points, variance = pca_2d(vectors[known], return_variance=True)
+            plot_labeled_points(points, known, out / "pca.png",
+                                title=f"{method} on {config['corpus']}: word vectors, PCA",
+                                xlabel=f"1st principal component ({variance[0]:.0%} of the variance)",
+                                ylabel=f"2nd principal component ({variance[1]:.0%} of the variance)")
         else:
             log(f"no pca.png: only {len(known)} of the plot words are in the vocabulary (need 3; "
                 "choose some with --plot-words)", quiet)
