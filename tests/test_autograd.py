@@ -102,11 +102,12 @@ def test_cross_entropy_target_out_of_range_is_named():
         F.softmax_cross_entropy(np.zeros((2, 5)), np.array([1, 2, 3]))
 
 
-def test_cross_entropy_ignore_index_all_ignored_is_zero():
+def test_cross_entropy_ignore_index_all_ignored_is_nan_with_zero_grad():
+    # as PyTorch: the mean over no targets is nan, and no logit gets a gradient
     x = zn.tensor(np.random.default_rng(0).standard_normal((3, 4)), requires_grad=True)
     loss = F.softmax_cross_entropy(x, np.array([-100, -100, -100]))
     loss.backward()
-    assert loss.item() == 0.0 and not x.grad.any()
+    assert np.isnan(loss.item()) and not x.grad.any()
 
 
 def test_to_dot_lists_functions_and_edges():

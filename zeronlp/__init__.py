@@ -2,22 +2,40 @@
 
 ``import zeronlp as zn``; ``zn.tensor``, ``zn.no_grad``, ``zn.nn``, ``zn.optim``,
 ``zn.functional`` (alias ``F``), ``zn.embeddings``, ``zn.save``/``zn.load``, ``zn.manual_seed``,
-``zn.gradcheck``, and the errors zeronlp raises on purpose (``zn.ZeronlpError`` and its family).
+``zn.gradcheck``, ``zn.grad`` (gradients as Tensors, higher order with ``create_graph``), tensor
+factories (``zn.zeros``, ``zn.randn``, ``zn.arange``, ...), and the errors zeronlp raises on purpose
+(``zn.ZeronlpError`` and its family).
 """
 
 from . import backend, data, embeddings, functional, models, nn, optim, tasks, train, viz
 from . import functional as F  # noqa: N812 - the conventional alias
-from .autograd import Function, Tensor, as_tensor, enable_grad, is_grad_enabled, no_grad, tensor
+from .autograd import Function, Tensor, as_tensor, enable_grad, grad, is_grad_enabled, no_grad, tensor
 from .backend import get_default_dtype, manual_seed, set_default_dtype, use_device
 from .errors import CheckpointError, DataError, TrainingDiverged, UnknownWordError, UsageError, ZeronlpError
-from .gradcheck import gradcheck
+from .functional.creation import (
+    arange,
+    eye,
+    full,
+    full_like,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randn,
+    randn_like,
+    zeros,
+    zeros_like,
+)
+from .gradcheck import gradcheck, gradgradcheck
 from .progress import set_verbosity
 from .serialization import load, save
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Tensor", "Function", "tensor", "as_tensor", "no_grad", "enable_grad", "is_grad_enabled",
+    "Tensor", "Function", "tensor", "as_tensor", "no_grad", "enable_grad", "is_grad_enabled", "grad",
+    "zeros", "ones", "full", "eye", "arange", "rand", "randn",
+    "zeros_like", "ones_like", "full_like", "rand_like", "randn_like", "gradgradcheck",
     "functional", "F", "nn", "optim", "viz",
     "data", "embeddings", "models", "train", "backend", "manual_seed", "use_device",
     "get_default_dtype", "set_default_dtype", "gradcheck", "save", "load",

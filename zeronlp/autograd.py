@@ -9,6 +9,15 @@ received every gradient before its creator propagates it further: ``y = x*x + x`
 This module is the bottom of the engine and imports nothing above it: Tensor's arithmetic
 operators are attached by :mod:`zeronlp.functional` (``import zeronlp`` always imports it), and the
 graph's DOT export (:func:`graph_to_dot`) is here because it needs only Tensor and Function.
+
+Higher-order gradients (``backward(create_graph=True)``, :func:`grad`): the fast default runs
+each Function's ``backward`` on raw arrays. With ``create_graph`` the engine instead calls
+``backward_graph(*gys)``, the same derivative written with Functions (each Function of
+:mod:`zeronlp.functional` defines it next to ``backward``), so the gradients are Tensors with a
+graph of their own that can be differentiated again (DeZero's Variable-valued backward). A fused
+Function that defines ``decompose(*inputs)`` (its forward composed of simple Functions) gets
+``backward_graph`` for free by differentiating that composition; one with neither raises
+``NotImplementedError`` naming itself.
 """
 
 from __future__ import annotations
@@ -89,6 +98,28 @@ class Tensor:
         self.name = name
         self._retain_grad = False
 
+    # (gradient array, gradient Tensor) from the last create_graph pass; a class default costs nothing
+    _grad_pair: tuple[Any, Tensor] | None = None
+
+    @property
+    def grad_tensor(self) -> Tensor | None:
+        """The gradient as a Tensor that carries its graph, after ``backward(create_graph=True)``.
+
+        ``grad`` stays a plain array (optimizers read it); ``grad_tensor`` is what you differentiate
+        again (the book's ``x.grad.backward()`` is ``x.grad_tensor.backward()``). It is None when the
+        last pass did not create a graph or ``grad`` was changed or cleared since.
+        """
+        pair = self._grad_pair
+        return pair[1] if pair is not None and pair[0] is self.grad else None
+
+    def _accumulate_graph_grad(self, g: Tensor) -> None:
+        previous = self.grad_tensor
+        if previous is None and self.grad is not None:
+            previous = Tensor(self.grad)  # a gradient accumulated without a graph is a constant
+        total = g if previous is None else previous + g
+        array = total.data.copy()
+        self.grad, self._grad_pair = array, (array, total)
+
     # ---- array-like properties -------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, ...]:
@@ -151,30 +182,27 @@ class Tensor:
     def zero_grad(self) -> None:
         self.grad = None
 
+    cleargrad = zero_grad  # DeZero's name
+
     def set_creator(self, function: Function) -> None:
         self.creator = function
         self.generation = function.generation + 1
 
     # ---- backpropagation --------------------------------------------------------------------
-    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
+    def backward(self, grad: Any = None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
 
         ``grad`` defaults to ones for a scalar; give it for a non-scalar output.
         Gradients of non-leaf tensors are freed unless :meth:`retain_grad` was called.
+        ``create_graph=True`` builds the backward pass from Functions, so every leaf's
+        :attr:`grad_tensor` can be differentiated again (``retain_graph`` then defaults to True).
         """
         if not self.requires_grad:
             raise RuntimeError("backward() on a tensor that does not require grad (made under no_grad?)")
-        xp = backend.get_array_module(self.data)
-        if grad is None:
-            if self.data.size != 1:
-                raise RuntimeError(
-                    f"backward() without a gradient needs a scalar output, got shape {self.shape}"
-                )
-            grad = xp.ones_like(self.data)
-        else:
-            grad = _as_array(grad).astype(self.data.dtype, copy=False)
-            if grad.shape != self.data.shape:
-                raise ValueError(f"backward(): gradient shape {grad.shape} != tensor shape {self.shape}")
+        if create_graph:
+            _run_backward([self], [grad], None, True, True if retain_graph is None else retain_graph)
+            return
+        grad = _root_grad(self, grad, "backward()")
         if self.creator is None:
             self.grad = grad if self.grad is None else self.grad + grad
             return
@@ -338,6 +366,205 @@ class Function:
     def backward(self, *gys: Any) -> Any:
         raise NotImplementedError
 
+    def backward_graph(self, *gys: Tensor | None) -> Any:
+        """``backward`` written with Functions on Tensors (used by ``create_graph``).
+
+        The default differentiates :meth:`decompose` (the forward composed of simple Functions)
+        if the subclass defines it; otherwise this Function cannot be differentiated twice.
+        """
+        if not hasattr(self, "decompose"):
+            raise NotImplementedError(
+                f"{type(self).__name__} has no differentiable backward: create_graph=True / zn.grad("
+                f"create_graph=True) cannot pass through it (use the composed reference instead)"
+            )
+        with enable_grad():
+            proxies = [_Identity()(x) if x.requires_grad else x for x in self.inputs]
+            outputs = self.decompose(*proxies)
+            outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+            pairs = [(y, g) for y, g in zip(outputs, gys) if g is not None and y.requires_grad]
+            targets = [p for p, x in zip(proxies, self.inputs) if x.requires_grad]
+            found = _run_backward([y for y, _ in pairs], [g for _, g in pairs], targets, True, True,
+                                  allow_unused=True) if pairs and targets else [None] * len(targets)
+        it = iter(found)
+        return tuple(next(it) if x.requires_grad else None for x in self.inputs)
+
+    def output(self, index: int = 0) -> Tensor | None:
+        """Output ``index`` as the Tensor the graph holds (for ``backward_graph``), or None if it is gone."""
+        return self.outputs[index]()
+
     def release(self) -> None:
         """Drop what forward saved, so a graph that will not be differentiated costs no memory."""
         self.__dict__.clear()
+
+
+class _Identity(Function):
+    """y = x;  dx = gy (a fresh node in front of a decomposed Function's inputs)."""
+
+    def forward(self, x):
+        return x
+
+    def backward(self, gy):
+        return gy
+
+    def backward_graph(self, gy):
+        return gy
+
+
+def _root_grad(output: Tensor, grad: Any, op: str) -> Any:
+    """The starting gradient for ``output`` as an array: ones for a scalar, else ``grad`` checked."""
+    if grad is None:
+        if output.data.size != 1:
+            raise RuntimeError(f"{op} without a gradient needs a scalar output, got shape {output.shape}")
+        return backend.get_array_module(output.data).ones_like(output.data)
+    grad = _as_array(grad).astype(output.data.dtype, copy=False)
+    if grad.shape != output.data.shape:
+        raise ValueError(f"{op}: gradient shape {grad.shape} != tensor shape {output.shape}")
+    return grad
+
+
+def _functions_reaching(roots: list[Tensor], target_ids: set[int]) -> set[int]:
+    """ids of the Functions behind ``roots`` through which a target tensor is reached."""
+    reaches: dict[int, bool] = {}
+    for root in roots:
+        stack = [root.creator] if root.creator is not None else []
+        while stack:
+            function = stack[-1]
+            if id(function) in reaches:
+                stack.pop()
+                continue
+            inputs = _inputs_of(function)
+            pending = [x.creator for x in inputs if x.creator is not None and id(x.creator) not in reaches]
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            reaches[id(function)] = any(
+                id(x) in target_ids or (x.creator is not None and reaches[id(x.creator)]) for x in inputs
+            )
+    return {key for key, value in reaches.items() if value}
+
+
+def _inputs_of(function: Function) -> list[Tensor]:
+    inputs = function.__dict__.get("inputs")
+    if inputs is None:
+        raise RuntimeError(
+            f"the graph through {type(function).__name__} was freed by an earlier backward; "
+            "pass retain_graph=True to the first one to differentiate it again"
+        )
+    return inputs
+
+
+def _run_backward(outputs: list[Tensor], grads: list[Any], targets: list[Tensor] | None, create_graph: bool,
+                  retain_graph: bool, allow_unused: bool = False) -> list[Any] | None:
+    """The general backward pass behind ``backward(create_graph=True)`` and :func:`grad`.
+
+    Gradients are arrays, or Tensors with a graph when ``create_graph``. With ``targets`` the
+    gradients of those tensors are returned (leaves' ``.grad`` untouched) and only the Functions
+    that lead to a target run; without, leaves accumulate into ``.grad`` (and ``grad_tensor``).
+    """
+    target_ids = None if targets is None else {id(t) for t in targets}
+    found: dict[int, Any] = {}
+    pending: dict[int, tuple[Tensor, Any]] = {}
+
+    def add(x: Tensor, g: Any) -> None:
+        key = id(x)
+        pending[key] = (x, g if key not in pending else pending[key][1] + g)
+
+    relevant = None if targets is None else _functions_reaching(outputs, target_ids)
+    heap: list[tuple[int, int, Function]] = []
+    seen: set[int] = set()
+
+    def push(function: Function) -> None:
+        if id(function) not in seen and (relevant is None or id(function) in relevant):
+            seen.add(id(function))
+            heapq.heappush(heap, (-function.generation, id(function), function))
+
+    def settle(x: Tensor, g: Any) -> None:
+        """x's gradient is complete: hand it to the caller, or to the leaf / retained tensor."""
+        if target_ids is not None:
+            if id(x) in target_ids:
+                found[id(x)] = g
+        elif x.creator is None or x._retain_grad:
+            if create_graph:
+                x._accumulate_graph_grad(g)
+            else:
+                x.grad = g.copy() if x.grad is None else x.grad + g
+
+    for y, g in zip(outputs, grads):
+        if create_graph and isinstance(g, Tensor):  # keep its graph: d(grad_outputs)/d(...) counts too
+            _root_grad(y, g.data, "backward()" if targets is None else "grad()")
+        else:
+            g = _root_grad(y, g, "backward()" if targets is None else "grad()")
+            g = Tensor(g) if create_graph else g
+        add(y, g)
+        if y.creator is not None:
+            push(y.creator)
+    with enable_grad() if create_graph else contextlib.nullcontext():
+        while heap:
+            _, _, function = heapq.heappop(heap)
+            inputs = _inputs_of(function)
+            outs = [ref() for ref in function.outputs]
+            out_grads = [pending.pop(id(o), (None, None))[1] if o is not None else None for o in outs]
+            for o, g in zip(outs, out_grads):
+                if g is not None:
+                    settle(o, g)
+            if all(g is None for g in out_grads):
+                continue
+            in_grads = function.backward_graph(*out_grads) if create_graph else function.backward(*out_grads)
+            if not isinstance(in_grads, tuple):
+                in_grads = (in_grads,)
+            if len(in_grads) != len(inputs):
+                raise RuntimeError(
+                    f"{type(function).__name__}.backward returned {len(in_grads)} gradients for {len(inputs)} inputs"
+                )
+            for x, gx in zip(inputs, in_grads):
+                if gx is None or not x.requires_grad:
+                    continue
+                if tuple(gx.shape) != x.shape:
+                    raise RuntimeError(
+                        f"{type(function).__name__}.backward gave gradient of shape {tuple(gx.shape)} "
+                        f"for input of shape {x.shape}"
+                    )
+                add(x, gx)
+                if x.creator is not None:
+                    push(x.creator)
+            if not retain_graph:
+                function.release()
+    for x, g in list(pending.values()):  # leaves, and tensors whose creator did not need to run
+        settle(x, g)
+    if targets is None:
+        return None
+    result = [found.get(id(t)) for t in targets]
+    for t, g in zip(targets, result):
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                f"grad(): an input of shape {t.shape} is not used to compute the outputs "
+                "(pass allow_unused=True to get None for it)"
+            )
+    return result
+
+
+def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, create_graph: bool = False,
+         retain_graph: bool | None = None, allow_unused: bool = False) -> tuple[Tensor | None, ...]:
+    """d(outputs)/d(inputs) as a tuple of Tensors, like ``torch.autograd.grad``; ``.grad`` is untouched.
+
+    ``grad_outputs`` weights each output (ones for scalars); with ``create_graph=True`` the
+    returned gradients carry a graph and can be differentiated again (Hessian-vector products,
+    gradient penalties, Newton's method). ``retain_graph`` defaults to ``create_graph``.
+    """
+    single_out = isinstance(outputs, Tensor)
+    outputs = [outputs] if single_out else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None or (single_out and not isinstance(grad_outputs, (list, tuple))):
+        grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad(): {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    for t in outputs + inputs:
+        if not isinstance(t, Tensor):
+            raise TypeError(f"grad(): outputs and inputs must be Tensors, got {type(t).__name__}")
+    for y in outputs:
+        if not y.requires_grad:
+            raise RuntimeError(f"grad(): an output of shape {y.shape} does not require grad")
+    retain = create_graph if retain_graph is None else retain_graph
+    found = _run_backward(outputs, list(grad_outputs), inputs, create_graph, retain, allow_unused)
+    return tuple(g if g is None or isinstance(g, Tensor) else Tensor(g) for g in found)

@@ -135,7 +135,7 @@ def test_bad_file_is_a_one_line_error_and_leaves_no_checkpoint(files, tmp_path, 
             "--test", str(paths["test"]), "--vectors", str(files["vectors"]), "--out", str(out), "--quiet"]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("zeronlp classify: error: ") and len(err.splitlines()) == 1, err
+    assert err.startswith("zeronlp classify train: error: ") and len(err.splitlines()) == 1, err
     assert str(bad) in err
     if line is not None:
         assert f"line {line}" in err

@@ -59,3 +59,19 @@ def test_bad_options_exit_2_naming_the_option_with_the_subcommand_usage(argv, op
     err = capsys.readouterr().err
     assert f"argument {option}" in err
     assert err.startswith(f"usage: zeronlp {' '.join(a for a in argv[:2] if not a.startswith('-'))}")
+
+
+def test_user_errors_name_the_full_command_and_say_what_to_do(tmp_path, capsys):
+    assert main(["lm", "generate", "--ckpt", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("zeronlp lm generate: error: ") and "no such run directory" in err
+    assert err.count("\n") == 1  # one line, no traceback
+
+
+def test_empty_start_text_is_a_usage_error(tmp_path, capsys):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("a b c d .\n" * 50)
+    assert main(["lm", "train", "--train", str(corpus), "--epochs", "1", "--batch-size", "2", "--bptt", "4",
+                 "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    assert main(["lm", "generate", "--ckpt", str(tmp_path / "run"), "--start", ""]) == 2
+    assert "zeronlp lm generate: error: no words given" in capsys.readouterr().err

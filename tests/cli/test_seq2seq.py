@@ -103,7 +103,7 @@ def test_a_bad_file_is_one_error_line_and_leaves_no_run(tmp_path, capsys, case, 
         argv += [flag, str(path)]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and err.startswith("zeronlp seq2seq: error: ")
+    assert len(err.splitlines()) == 1 and err.startswith("zeronlp seq2seq train: error: ")
     where = f"{bad}, line {line}: " if line is not None else f"{bad}: "
     assert where in err and message in err
     assert not run.exists()

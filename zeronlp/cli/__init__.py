@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted; the last checkpoint is intact (continue with --resume)", file=sys.stderr)
         return 130
     except ZeronlpError as err:
-        print(f"zeronlp {args.command}: error: {err}", file=sys.stderr)
+        step = getattr(args, f"{args.command.replace('-', '_')}_command", None)
+        print(f"zeronlp {args.command}{' ' + step if step else ''}: error: {err}", file=sys.stderr)
         return 2
 
 

@@ -4,7 +4,7 @@ Importing this package also gives :class:`~zeronlp.autograd.Tensor` its operator
 methods (``+ - * / @ **``, indexing, ``sum``, ``reshape``, ``T``, ...): see :mod:`.operators`.
 """
 
-from .activation import leaky_relu, log_softmax, relu, sigmoid, softmax, tanh
+from .activation import erf, gelu, leaky_relu, log_softmax, relu, sigmoid, softmax, softplus, tanh
 from .attention import (  # noqa: E402
     attention,
     causal_mask,
@@ -40,7 +40,21 @@ from .basic import (
     where,
 )
 from .conv import conv1d, conv1d_output_length, max_over_time  # noqa: E402
-from .embedding import InvalidIdsError, as_ids, embedding
+from .creation import (
+    arange,
+    eye,
+    full,
+    full_like,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randn,
+    randn_like,
+    zeros,
+    zeros_like,
+)
+from .embedding import IdOutOfRangeError, InvalidIdsError, as_ids, embedding
 from .layers import dropout, layer_norm, linear
 from .loss import (
     binary_cross_entropy_with_logits,
@@ -50,7 +64,44 @@ from .loss import (
     sigmoid_cross_entropy,
     softmax_cross_entropy,
 )
+from .mathops import (
+    abs,
+    cos,
+    cumsum,
+    eq,
+    ge,
+    gt,
+    isfinite,
+    isinf,
+    isnan,
+    le,
+    logsumexp,
+    lt,
+    maximum,
+    min,
+    minimum,
+    ne,
+    sin,
+    sqrt,
+    std,
+    var,
+)
 from .negative_sampling import negative_sampling_loss
 from .operators import attach_tensor_methods
+from .recurrent import gru, gru_cell, lstm, lstm_cell, rnn, rnn_cell
+from .shape import (
+    expand,
+    flatten,
+    flip,
+    gather,
+    masked_fill,
+    pad,
+    permute,
+    repeat,
+    squeeze,
+    take_along_axis,
+    tile,
+    unsqueeze,
+)
 
 attach_tensor_methods()

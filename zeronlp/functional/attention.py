@@ -19,8 +19,10 @@ from typing import Any
 import numpy as np
 
 from .. import backend
-from ..autograd import Function, Tensor
-from .basic import sum_to_array
+from ..autograd import Function, Tensor, as_tensor
+from ..errors import UsageError
+from .activation import softmax
+from .basic import matmul, mul, promote, require_float, sum_to_array, transpose, where
 
 
 def _mask_array(mask: Any) -> Any:
@@ -38,13 +40,15 @@ def _mask_array(mask: Any) -> Any:
 def masked_softmax_array(scores: Any, mask: Any = None) -> Any:
     """softmax over the last axis where ``mask`` is True; masked entries (and fully masked rows) get 0."""
     xp = backend.get_array_module(scores)
-    if mask is not None:
-        scores = xp.where(mask, scores, scores.dtype.type(-xp.inf))
-    top = scores.max(axis=-1, keepdims=True)
-    top = xp.where(xp.isfinite(top), top, scores.dtype.type(0))
+    if mask is None:  # NaN and infinite scores give NaN weights, as in PyTorch
+        e = xp.exp(scores - scores.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+    scores = xp.where(mask, scores, scores.dtype.type(-xp.inf))
+    none_left = ~xp.broadcast_to(mask, scores.shape).any(axis=-1, keepdims=True)
+    top = xp.where(none_left, scores.dtype.type(0), scores.max(axis=-1, keepdims=True))
     e = xp.exp(scores - top)
     total = e.sum(axis=-1, keepdims=True)
-    return e / xp.where(total > 0, total, scores.dtype.type(1))
+    return e / xp.where(none_left, scores.dtype.type(1), total)
 
 
 class Attention(Function):
@@ -68,6 +72,14 @@ class Attention(Function):
                 f"attention: query of shape {tuple(query.shape)} and keys of shape {tuple(keys.shape)} "
                 "differ in the feature dimension"
             )
+        if keys.shape[-2] == 0:
+            raise UsageError(f"attention: keys of shape {tuple(keys.shape)} have no positions to attend to")
+        if not query.dtype == keys.dtype == values.dtype:  # integers meet floats as the float dtype
+            query, keys = promote(query, keys)
+            keys, values = promote(keys, values)
+            query, values = promote(query, values)
+        for name, a in (("query", query), ("keys", keys), ("values", values)):
+            require_float(f"attention {name}", a)
         if keys.shape[-2] != values.shape[-2]:
             raise ValueError(
                 f"attention: keys of shape {tuple(keys.shape)} and values of shape {tuple(values.shape)} "
@@ -106,6 +118,21 @@ class Attention(Function):
         return (sum_to_array(g_query, query.shape), sum_to_array(g_keys, keys.shape),
                 sum_to_array(g_values, values.shape))
 
+    def decompose(self, query, keys, values):
+        """The same attention from simple Functions (for create_graph)."""
+        scores = matmul(query, transpose(keys, tuple(range(keys.ndim - 2)) + (keys.ndim - 1, keys.ndim - 2)))
+        if self.scale != 1.0:
+            scores = mul(scores, self.scale)
+        if self.mask is None:
+            weights = softmax(scores)
+        else:
+            xp = backend.get_array_module(scores.data)
+            lowest = float(np.finfo(scores.dtype).min)
+            weights = softmax(where(self.mask, scores, lowest))
+            any_left = xp.broadcast_to(self.mask, scores.shape).any(axis=-1, keepdims=True)
+            weights = mul(weights, any_left.astype(scores.dtype))
+        return matmul(weights, values), weights
+
 
 def attention(query, keys, values, mask: Any = None, scale: float | None = None) -> tuple[Tensor, Tensor]:
     """Dot-product attention: ``(context, weights)`` with ``context = softmax(scale Q K^T) V``.
@@ -117,6 +144,7 @@ def attention(query, keys, values, mask: Any = None, scale: float | None = None)
     left gets all-zero weights and a zero context. ``scale=None`` means 1 (the book's
     unscaled dot product).
     """
+    query, keys, values = as_tensor(query), as_tensor(keys), as_tensor(values)
     return Attention(_mask_array(mask), 1.0 if scale is None else float(scale))(query, keys, values)
 
 
@@ -128,7 +156,8 @@ def dot_product_attention(query, keys, values, mask: Any = None) -> tuple[Tensor
 def scaled_dot_product_attention(query, keys, values, mask: Any = None,
                                  scale: float | None = None) -> tuple[Tensor, Tensor]:
     """Transformer attention: ``softmax(Q K^T / sqrt(d)) V`` (``scale`` overrides ``1/sqrt(d)``)."""
-    d = query.shape[-1]
+    query = as_tensor(query)
+    d = query.shape[-1] if query.ndim else 1
     return attention(query, keys, values, mask, 1.0 / math.sqrt(d) if scale is None else scale)
 
 

@@ -10,10 +10,16 @@ from typing import Any
 
 from .. import backend
 from ..autograd import Function, Tensor
+from ..errors import UsageError
+from . import basic
+from .shape import pad
 
 
 def conv1d_output_length(length: int, kernel_size: int, stride: int = 1, padding: int = 0) -> int:
     """``(L + 2P - K) // S + 1``: the number of windows a 1-D convolution produces."""
+    if stride < 1 or padding < 0 or kernel_size < 1:
+        raise UsageError(f"conv1d: kernel_size and stride must be >= 1 and padding >= 0, got kernel_size="
+                         f"{kernel_size}, stride={stride}, padding={padding}")
     return (length + 2 * padding - kernel_size) // stride + 1
 
 
@@ -89,6 +95,21 @@ class Conv1dFunction(Function):
             return gx, gw, flat_gy.sum(axis=0)
         return gx, gw
 
+    def decompose(self, x, weight, bias=None):
+        """im2col from strided slices, one matmul: the same convolution from simple Functions."""
+        c_out, c_in, k = weight.shape
+        n, length = x.shape[0], x.shape[2]
+        out_len = conv1d_output_length(length, k, self.stride, self.padding)
+        if self.padding:
+            x = pad(x, (self.padding, self.padding))
+        span = self.stride * (out_len - 1) + 1
+        cols = basic.stack([x[:, :, j:j + span:self.stride] for j in range(k)], axis=-1)  # (N, C, L_out, K)
+        cols = basic.reshape(basic.transpose(cols, (0, 2, 1, 3)), (n * out_len, c_in * k))
+        y = basic.matmul(cols, basic.transpose(basic.reshape(weight, (c_out, c_in * k))))
+        if bias is not None:
+            y = y + bias
+        return basic.transpose(basic.reshape(y, (n, out_len, c_out)), (0, 2, 1))
+
 
 def conv1d(x, weight, bias=None, stride: int = 1, padding: int = 0) -> Tensor:
     """1-D convolution (cross-correlation, as in PyTorch) of ``x (N, C_in, L)`` with ``weight (C_out, C_in, K)``."""
@@ -110,6 +131,8 @@ class MaxOverTime(Function):
 
     def forward(self, x):
         xp = backend.get_array_module(x)
+        if x.ndim != 3 or x.shape[2] == 0:
+            raise ValueError(f"max_over_time: input must be (N, C, L) with L >= 1, got shape {tuple(x.shape)}")
         if self.mask is not None:
             if self.mask.shape != (x.shape[0], x.shape[2]):
                 raise ValueError(
@@ -134,6 +157,14 @@ class MaxOverTime(Function):
         gx = xp.zeros(self.shape, dtype=gy.dtype)
         gx[xp.arange(n)[:, None], xp.arange(c)[None, :], self.argmax] = gy
         return gx
+
+    def decompose(self, x):
+        if self.mask is not None:
+            x = basic.where(self.mask[:, None, :], x, -float("inf"))
+        y = basic.max(x, axis=2)
+        if self.empty is not None:
+            y = basic.where(self.empty[:, None], 0.0, y)
+        return y
 
 
 def max_over_time(x, mask: Any = None) -> Tensor:

@@ -11,6 +11,11 @@ from ..autograd import Function, Tensor
 from ..errors import UsageError
 
 
+class IdOutOfRangeError(UsageError, IndexError):
+    """An id outside the rows of a weight matrix: a UsageError (ValueError) naming the op, and an
+    IndexError as PyTorch raises."""
+
+
 class InvalidIdsError(UsageError, TypeError):
     """Token ids that are not integers. A :class:`~zeronlp.errors.UsageError` (so a ValueError) and
     a TypeError at once: callers caught either before, and both keep working."""
@@ -72,9 +77,12 @@ class EmbeddingFunction(Function):
 
     def forward(self, weight):
         ids = self.ids
+        if weight.ndim != 2:
+            raise ValueError(
+                f"embedding: weight must be (num_embeddings, embedding_dim), got shape {tuple(weight.shape)}")
         if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= weight.shape[0]):
             bad = ids[(ids < 0) | (ids >= weight.shape[0])].ravel()[0]
-            raise IndexError(f"embedding: id {int(bad)} is out of range for {weight.shape[0]} rows")
+            raise IdOutOfRangeError(f"embedding: id {int(bad)} is out of range for {weight.shape[0]} rows")
         self.weight_shape, self.dtype = weight.shape, weight.dtype
         return weight[ids]
 
@@ -87,7 +95,39 @@ class EmbeddingFunction(Function):
             gw[self.padding_idx] = 0
         return gw
 
+    def backward_graph(self, gy):
+        return EmbeddingGrad(self.ids, self.padding_idx, self.weight_shape)(gy)
+
+
+class EmbeddingGrad(Function):
+    """y = zeros(V, D) with the rows of x scatter-added at ids (Embedding's backward);  dx = gy[ids]."""
+
+    def __init__(self, ids: Any, padding_idx: int | None, weight_shape: tuple[int, int]):
+        self.ids, self.padding_idx, self.weight_shape = ids, padding_idx, weight_shape
+
+    def forward(self, gy):
+        gw = backend.get_array_module(gy).zeros(self.weight_shape, dtype=gy.dtype)
+        flat_ids = self.ids.reshape(-1)
+        scatter_add_rows(gw, flat_ids, gy.reshape(flat_ids.size, -1))
+        if self.padding_idx is not None:
+            gw[self.padding_idx] = 0
+        return gw
+
+    def _masked(self, g):
+        if self.padding_idx is None:
+            return g
+        keep = (self.ids != self.padding_idx)[..., None].astype(g.dtype)
+        return g * keep
+
+    def backward(self, ggw):
+        return self._masked(ggw[self.ids])
+
+    def backward_graph(self, ggw):
+        return self._masked(EmbeddingFunction(self.ids)(ggw))
+
 
 def embedding(ids, weight, padding_idx: int | None = None) -> Tensor:
     """Look up rows of ``weight`` (num_embeddings, dim) for integer ``ids`` of any shape."""
+    if not hasattr(weight, "shape"):
+        raise TypeError(f"embedding: weight must be a Tensor or an array, got {type(weight).__name__}")
     return EmbeddingFunction(as_ids(ids, "embedding"), padding_idx)(weight)

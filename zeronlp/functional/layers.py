@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from .. import backend
 from ..autograd import Function, Tensor, as_tensor
+from . import basic
+from .basic import matmul, mul, require_float, reshape, sum, transpose
 
 
 class LinearFunction(Function):
@@ -13,15 +17,22 @@ class LinearFunction(Function):
     """
 
     def forward(self, x, weight, bias=None):
+        if weight.ndim != 2 or (bias is not None and tuple(bias.shape) != (weight.shape[0],)):
+            raise ValueError(
+                f"linear: weight must be (out_features, in_features) and bias (out_features,), got shapes "
+                f"{tuple(weight.shape)} and {None if bias is None else tuple(bias.shape)}"
+            )
         if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
             raise ValueError(
                 f"linear: input of shape {tuple(x.shape)} does not match weight of shape "
                 f"{tuple(weight.shape)} (expected last dimension {weight.shape[1]})"
             )
+        if x.dtype != weight.dtype:
+            x, weight = basic.promote(x, weight)
         self.x, self.weight, self.has_bias = x, weight, bias is not None
         y = x @ weight.T
         if bias is not None:
-            y += bias
+            y += bias.astype(y.dtype, copy=False)
         return y
 
     def backward(self, gy):
@@ -31,6 +42,15 @@ class LinearFunction(Function):
         gw = gy2.T @ x.reshape(-1, x.shape[-1])
         if self.has_bias:
             return gx, gw, gy2.sum(axis=0)
+        return gx, gw
+
+    def backward_graph(self, gy):
+        x, weight = self.inputs[:2]
+        gy2 = reshape(gy, (-1, gy.shape[-1]))
+        gx = matmul(gy, weight)
+        gw = matmul(transpose(gy2), reshape(x, (-1, x.shape[-1])))
+        if self.has_bias:
+            return gx, gw, sum(gy2, axis=0)
         return gx, gw
 
 
@@ -48,13 +68,18 @@ class DropoutFunction(Function):
         self.p = p
 
     def forward(self, x):
+        require_float("dropout", x)
         rng = backend.get_rng()
-        keep = rng.random(x.shape, dtype=x.dtype) >= self.p
+        draw = x.dtype if x.dtype in (np.float32, np.float64) else np.float32  # the Generator has no float16
+        keep = rng.random(x.shape, dtype=draw) >= self.p
         self.mask = keep * x.dtype.type(1.0 / (1.0 - self.p))
         return x * self.mask
 
     def backward(self, gy):
         return gy * self.mask
+
+    def backward_graph(self, gy):
+        return mul(gy, self.mask)
 
 
 def dropout(x, p: float = 0.5, training: bool = True) -> Tensor:
@@ -76,11 +101,23 @@ class LayerNormFunction(Function):
         self.eps = eps
 
     def forward(self, x, gamma, beta):
+        require_float("layer_norm", x)
+        if x.ndim == 0 or gamma.shape != x.shape[-1:] or beta.shape != x.shape[-1:]:
+            raise ValueError(
+                f"layer_norm: input of shape {tuple(x.shape)} needs weight and bias of shape "
+                f"{tuple(x.shape[-1:])}, got {tuple(gamma.shape)} and {tuple(beta.shape)}"
+            )
         xp = backend.get_array_module(x)
         mu = x.mean(axis=-1, keepdims=True)
         centered = x - mu
         var = (centered * centered).mean(axis=-1, keepdims=True)
-        self.inv_std = 1 / xp.sqrt(var + x.dtype.type(self.eps))
+        if x.dtype != np.float64 and not xp.isfinite(var).all():
+            # (x - mu)^2 overflowed (|x| ~ 1e20 in float32): redo the statistics in float64
+            wide = x.astype(np.float64)
+            var = ((wide - wide.mean(axis=-1, keepdims=True)) ** 2).mean(axis=-1, keepdims=True)
+            self.inv_std = (1 / xp.sqrt(var + self.eps)).astype(x.dtype)
+        else:
+            self.inv_std = 1 / xp.sqrt(var + x.dtype.type(self.eps))
         self.x_hat = centered * self.inv_std
         self.gamma = gamma
         return self.x_hat * gamma + beta
@@ -93,6 +130,12 @@ class LayerNormFunction(Function):
         ) * self.inv_std
         flat = gy.reshape(-1, gy.shape[-1])
         return gx, (flat * x_hat.reshape(flat.shape)).sum(axis=0), flat.sum(axis=0)
+
+    def decompose(self, x, gamma, beta):
+        """The same normalization from simple Functions (for create_graph)."""
+        centered = x - basic.mean(x, axis=-1, keepdims=True)
+        var = basic.mean(centered * centered, axis=-1, keepdims=True)
+        return centered * (var + self.eps) ** -0.5 * gamma + beta
 
 
 def layer_norm(x, weight, bias, eps: float = 1e-5) -> Tensor:

@@ -8,7 +8,8 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function, Tensor
-from .activation import log_softmax_array, sigmoid_array
+from .activation import log_softmax_array, sigmoid, sigmoid_array, softmax
+from .basic import mul, promote, require_float, reshape, sub
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -30,12 +31,13 @@ class SoftmaxCrossEntropy(Function):
     def forward(self, logits):
         xp = backend.get_array_module(logits)
         t = self.targets
-        num_classes = logits.shape[-1]
-        if logits.ndim < 1 or t.shape != logits.shape[:-1]:
+        require_float("softmax_cross_entropy", logits)
+        if logits.ndim < 1 or t.shape != logits.shape[:-1] or logits.shape[-1] == 0:
             raise ValueError(
                 f"softmax_cross_entropy: logits of shape {tuple(logits.shape)} need targets of shape "
                 f"{tuple(logits.shape[:-1])}, got {tuple(t.shape)}"
             )
+        num_classes = logits.shape[-1]
         flat_x = logits.reshape(-1, num_classes)
         flat_t = t.reshape(-1)
         valid = flat_t != self.ignore_index
@@ -46,13 +48,15 @@ class SoftmaxCrossEntropy(Function):
                 f"softmax_cross_entropy: target {int(bad[0])} is out of range for {num_classes} classes "
                 f"(valid ids are 0..{num_classes - 1}, or ignore_index={self.ignore_index})"
             )
-        log_p = log_softmax_array(flat_x)
+        log_p = log_softmax_array(flat_x.astype(np.float32) if flat_x.dtype == np.float16 else flat_x)
         rows = xp.arange(flat_t.size)
         losses = -log_p[rows, safe_t] * valid
         self.log_p, self.safe_t, self.valid, self.shape = log_p, safe_t, valid, logits.shape
-        self.count = max(int(valid.sum()), 1)
+        self.count = int(valid.sum())  # 0 when every target is ignored: the mean is nan, as in PyTorch
         if self.reduction == "mean":
-            return (losses.sum() / self.count).astype(logits.dtype)
+            if not self.count:
+                return xp.asarray(np.nan, dtype=logits.dtype)
+            return xp.asarray(losses.sum() / losses.dtype.type(self.count)).astype(logits.dtype)
         if self.reduction == "sum":
             return losses.sum().astype(logits.dtype)
         return losses.reshape(t.shape).astype(logits.dtype)
@@ -62,15 +66,35 @@ class SoftmaxCrossEntropy(Function):
         gx = xp.exp(self.log_p)
         rows = xp.arange(self.safe_t.size)
         gx[rows, self.safe_t] -= 1
-        weight = self.valid.astype(gx.dtype)
-        if self.reduction == "mean":
-            weight *= gy / self.count
+        gx *= self._row_weights(gy)[:, None]
+        return gx.reshape(self.shape).astype(gy.dtype, copy=False)
+
+    def _row_weights(self, gy):
+        weight = self.valid.astype(self.log_p.dtype)
+        if self.reduction == "mean":  # every target ignored: loss nan, gradient 0 (PyTorch)
+            weight *= gy / gy.dtype.type(self.count) if self.count else 0
         elif self.reduction == "sum":
             weight *= gy
         else:
             weight *= gy.reshape(-1)
-        gx *= weight[:, None]
-        return gx.reshape(self.shape)
+        return weight
+
+    def backward_graph(self, gy):
+        """dx = (softmax(x) - onehot(t)) * w with w the row weights (valid / N times gy), as Functions."""
+        xp = backend.get_array_module(self.log_p)
+        (x,) = self.inputs
+        num_classes = self.shape[-1]
+        onehot = xp.zeros((self.safe_t.size, num_classes), dtype=x.dtype)
+        onehot[xp.arange(self.safe_t.size), self.safe_t] = 1
+        valid = self.valid.astype(x.dtype)
+        if self.reduction == "mean":
+            weight = mul(reshape(gy, (1,)), valid / x.dtype.type(self.count) if self.count else valid)
+        elif self.reduction == "sum":
+            weight = mul(reshape(gy, (1,)), valid)
+        else:
+            weight = mul(reshape(gy, (-1,)), valid)
+        p = softmax(reshape(x, (-1, num_classes)))
+        return reshape(mul(sub(p, onehot), reshape(weight, (-1, 1))), self.shape)
 
 
 class SigmoidCrossEntropy(Function):
@@ -81,6 +105,7 @@ class SigmoidCrossEntropy(Function):
 
     def forward(self, x):
         xp = backend.get_array_module(x)
+        require_float("sigmoid_cross_entropy", x)
         t = self.targets.astype(x.dtype)
         if t.shape != x.shape:
             raise ValueError(
@@ -98,8 +123,14 @@ class SigmoidCrossEntropy(Function):
     def backward(self, gy):
         gx = sigmoid_array(self.x) - self.t
         if self.reduction == "mean":
-            return gx * (gy / max(self.x.size, 1))
+            return gx * (gy / gy.dtype.type(max(self.x.size, 1)))
         return gx * gy
+
+    def backward_graph(self, gy):
+        gx = sub(sigmoid(self.inputs[0]), self.t)
+        if self.reduction == "mean":
+            return mul(gx, gy / max(self.x.size, 1))
+        return mul(gx, gy)
 
 
 class MSE(Function):
@@ -111,6 +142,8 @@ class MSE(Function):
     def forward(self, x, t):
         if x.shape != t.shape:
             raise ValueError(f"mse: input {tuple(x.shape)} and target {tuple(t.shape)} differ in shape")
+        x, t = promote(x, t)
+        require_float("mse", x)
         self.diff = x - t
         sq = self.diff * self.diff
         if self.reduction == "mean":
@@ -121,8 +154,14 @@ class MSE(Function):
 
     def backward(self, gy):
         scale = 2 / max(self.diff.size, 1) if self.reduction == "mean" else 2
-        gx = self.diff * (gy * scale)
+        gx = self.diff * (gy * gy.dtype.type(scale))
         return gx, -gx
+
+    def backward_graph(self, gy):
+        x, t = self.inputs
+        scale = 2 / max(self.diff.size, 1) if self.reduction == "mean" else 2
+        gx = mul(sub(x, t), mul(gy, scale))
+        return gx, mul(gx, -1.0)
 
 
 def _targets_array(targets: Any) -> Any:

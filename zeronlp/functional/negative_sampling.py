@@ -6,7 +6,9 @@ from typing import Any
 
 from .. import backend
 from ..autograd import Function, Tensor
-from .embedding import scatter_add_rows
+from .activation import softplus
+from .basic import mul, sum, where
+from .embedding import IdOutOfRangeError, embedding, scatter_add_rows
 
 
 class NegativeSamplingLoss(Function):
@@ -30,6 +32,10 @@ class NegativeSamplingLoss(Function):
                 f"negative_sampling_loss: h {h.shape} needs {self.ids.shape[0]} rows of the "
                 f"weight's width {weight.shape[1]}"
             )
+        if self.ids.size and (int(self.ids.min()) < 0 or int(self.ids.max()) >= weight.shape[0]):
+            bad = self.ids[(self.ids < 0) | (self.ids >= weight.shape[0])].ravel()[0]
+            raise IdOutOfRangeError(
+                f"negative_sampling_loss: id {int(bad)} is out of range for a weight of {weight.shape[0]} rows")
         rows = weight[self.ids]  # (N, 1+K, D)
         scores = xp.einsum("nd,nkd->nk", h, rows)
         signed = xp.where(self.labels, -scores, scores)
@@ -48,10 +54,17 @@ class NegativeSamplingLoss(Function):
         scatter_add_rows(dw, self.ids.reshape(-1), grad_rows.reshape(-1, self.h.shape[1]))
         return dh, dw
 
+    def decompose(self, h, weight):
+        scores = sum(mul(h[:, None, :], embedding(self.ids, weight)), axis=-1)
+        return sum(softplus(where(self.labels, -scores, scores))) / h.shape[0]
+
 
 def negative_sampling_loss(h, weight, targets, negatives) -> Tensor:
     """Mean word2vec negative-sampling loss; see :class:`NegativeSamplingLoss`."""
     xp = backend.xp()
+    if not hasattr(weight, "shape") or getattr(weight, "ndim", 0) != 2:
+        raise ValueError(
+            f"negative_sampling_loss: weight must be a (V, D) matrix, got {getattr(weight, 'shape', weight)!r}")
     targets = xp.asarray(getattr(targets, "data", targets))
     negatives = xp.asarray(getattr(negatives, "data", negatives))
     if targets.dtype.kind not in "iu" or negatives.dtype.kind not in "iu":

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..autograd import Tensor
-from . import basic
+from . import activation, basic, mathops, shape
 
 
 def _add(self, other):
@@ -109,6 +109,28 @@ def _astype(self, dtype: Any):
     return basic.cast(self, dtype)
 
 
+def _dims(fn):
+    """A method taking sizes as ``x.f(2, 3)`` or ``x.f((2, 3))``."""
+    def method(self, *sizes):
+        return fn(self, *sizes)
+    method.__doc__ = fn.__doc__
+    return method
+
+
+def _reduction(fn):
+    def method(self, axis=None, keepdims: bool = False, **kwargs):
+        return fn(self, axis=axis, keepdims=keepdims, **kwargs)
+    method.__doc__ = fn.__doc__
+    return method
+
+
+def _unary(fn):
+    def method(self, *args, **kwargs):
+        return fn(self, *args, **kwargs)
+    method.__doc__ = fn.__doc__
+    return method
+
+
 TENSOR_METHODS: dict[str, Any] = {
     "__add__": _add, "__radd__": _radd, "__sub__": _sub, "__rsub__": _rsub,
     "__mul__": _mul, "__rmul__": _rmul, "__truediv__": _truediv, "__rtruediv__": _rtruediv,
@@ -116,6 +138,20 @@ TENSOR_METHODS: dict[str, Any] = {
     "__getitem__": _getitem,
     "sum": _sum, "mean": _mean, "max": _max, "exp": _exp, "log": _log,
     "reshape": _reshape, "view": _reshape, "transpose": _transpose, "T": property(_T), "astype": _astype,
+    "__abs__": _unary(mathops.abs), "abs": _unary(mathops.abs), "sqrt": _unary(mathops.sqrt),
+    "sin": _unary(mathops.sin), "cos": _unary(mathops.cos), "tanh": _unary(activation.tanh),
+    "sigmoid": _unary(activation.sigmoid), "relu": _unary(activation.relu),
+    "softmax": _unary(activation.softmax), "log_softmax": _unary(activation.log_softmax),
+    "pow": _pow, "clamp": _unary(basic.clip), "clip": _unary(basic.clip),
+    "maximum": _unary(mathops.maximum), "minimum": _unary(mathops.minimum),
+    "min": _reduction(mathops.min), "var": _reduction(mathops.var), "std": _reduction(mathops.std),
+    "logsumexp": _reduction(mathops.logsumexp), "cumsum": _unary(mathops.cumsum),
+    "eq": _unary(mathops.eq), "ne": _unary(mathops.ne), "lt": _unary(mathops.lt), "le": _unary(mathops.le),
+    "gt": _unary(mathops.gt), "ge": _unary(mathops.ge), "isnan": _unary(mathops.isnan),
+    "squeeze": _unary(shape.squeeze), "unsqueeze": _unary(shape.unsqueeze), "flatten": _unary(shape.flatten),
+    "expand": _dims(shape.expand), "repeat": _dims(shape.repeat), "tile": _dims(shape.tile),
+    "permute": _dims(shape.permute), "flip": _unary(shape.flip), "gather": _unary(shape.gather),
+    "take_along_axis": _unary(shape.take_along_axis), "masked_fill": _unary(shape.masked_fill),
 }
 
 

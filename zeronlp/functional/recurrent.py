@@ -33,8 +33,8 @@ from .layers import linear
 
 
 def _check_shapes(op: str, x: Any, h0: Any, w_ih: Any, w_hh: Any, gates: int) -> None:
-    if x.ndim != 3:
-        raise ValueError(f"{op}: input must be (seq_len, batch, input_size), got shape {tuple(x.shape)}")
+    if x.ndim != 3 or x.shape[0] == 0:
+        raise ValueError(f"{op}: input must be (seq_len >= 1, batch, input_size), got shape {tuple(x.shape)}")
     hidden = w_hh.shape[1]
     if w_ih.shape[0] != gates * hidden or w_hh.shape[0] != gates * hidden:
         raise ValueError(
@@ -134,6 +134,10 @@ class RNNFunction(Function):
         self.x, self.hs, self.w_ih, self.w_hh, self.has_bias = x, hs, w_ih, w_hh, b_ih is not None
         y = z[::-1] if self.reverse else z
         return xp.ascontiguousarray(y), hs[T].copy()
+
+    def decompose(self, x, h0, w_ih, w_hh, b_ih=None, b_hh=None):
+        """The step-by-step reference (for create_graph)."""
+        return rnn_reference(x, h0, w_ih, w_hh, b_ih, b_hh, self.nonlinearity, self.reverse)
 
     def backward(self, gy, gh_n):
         xp = backend.get_array_module(self.hs)
@@ -246,6 +250,12 @@ class LSTMFunction(Function):
             self.w_ih, self.w_hh, self.peep = w_ih, w_hh, peep
         y = hs[1:][::-1] if self.reverse else hs[1:]
         return xp.ascontiguousarray(y), hs[T].copy(), cs[T].copy()
+
+    def decompose(self, x, h0, c0, w_ih, w_hh, *rest):
+        """The step-by-step reference (for create_graph)."""
+        biases = rest[:2] if self.has_bias else (None, None)
+        peephole = rest[-1] if self.peephole else None
+        return lstm_reference(x, h0, c0, w_ih, w_hh, *biases, peephole, self.reverse)
 
     def backward(self, gy, gh_n, gc_n):
         xp = backend.get_array_module(self.hs)
@@ -365,6 +375,10 @@ class GRUFunction(Function):
         self.w_ih, self.w_hh, self.has_bias = w_ih, w_hh, b_ih is not None
         y = hs[1:][::-1] if self.reverse else hs[1:]
         return xp.ascontiguousarray(y), hs[T].copy()
+
+    def decompose(self, x, h0, w_ih, w_hh, b_ih=None, b_hh=None):
+        """The step-by-step reference (for create_graph)."""
+        return gru_reference(x, h0, w_ih, w_hh, b_ih, b_hh, self.reverse)
 
     def backward(self, gy, gh_n):
         xp = backend.get_array_module(self.hs)

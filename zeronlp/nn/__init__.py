@@ -16,5 +16,6 @@ from .layers import (
     Softmax,
     Tanh,
 )
+from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from .module import Module, Parameter
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell  # noqa: E402

@@ -5,11 +5,23 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from .. import backend
 from .. import functional as F
 from ..autograd import Tensor
+from ..errors import UsageError
 from . import init
 from .module import Module, Parameter
+
+
+def check_sizes(layer: str, **sizes: Any) -> None:
+    """Sizes of a layer must be non-negative ints (``nn.Linear(3.5, 2)`` is a TypeError naming the layer)."""
+    for name, value in sizes.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{layer}: {name} must be an int, got {value!r} ({type(value).__name__})")
+        if value < 0:
+            raise UsageError(f"{layer}: {name} must be >= 0, got {value}")
 
 
 def _empty(*shape: int) -> Any:
@@ -24,6 +36,7 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True):
         super().__init__()
+        check_sizes("Linear", in_features=in_features, out_features=out_features)
         self.in_features, self.out_features = in_features, out_features
         bound = 1 / math.sqrt(in_features) if in_features else 0.0
         self.weight = Parameter(init.uniform_(_empty(out_features, in_features), -bound, bound))
@@ -42,6 +55,7 @@ class Embedding(Module):
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
                  weight: Any = None):
         super().__init__()
+        check_sizes("Embedding", num_embeddings=num_embeddings, embedding_dim=embedding_dim)
         self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, padding_idx
         if weight is None:
             weight = init.normal_(_empty(num_embeddings, embedding_dim))
