@@ -161,7 +161,7 @@ def test_gensim_reads_ours_and_we_read_gensims(tmp_path, binary):
 @pytest.mark.parametrize(
     "content, match",
     [
-        (b"two 3\na 1 2 3\n", "line 1: bad header"),
+        (b"two 3\na 1 2 3\n", "line 1: not a word-vector file"),
         (b"2 3\na 1 2 3\nb 1 2\n", "line 3: expected a word and 3 numbers"),
         (b"2 3\na 1 2 3\nb 1 x 3\n", "line 3: .*not a number"),
         (b"2 3\na 1 2 3\n\xff\xfe 1 2 3\n", "line 3: invalid UTF-8"),

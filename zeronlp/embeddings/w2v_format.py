@@ -127,9 +127,11 @@ def _parse_header(path: PathLike, line: bytes, encoding: str) -> tuple[int, int]
         parts = line.decode(encoding).removeprefix("\ufeff").split()
         n_words, dim = (int(p) for p in parts)
     except (UnicodeDecodeError, ValueError):
+        printable = line[:40].decode(encoding, errors="replace").isprintable()
+        shown = repr(line[:40].decode(encoding, errors="replace")) if printable else "binary data"
         raise DataError(
-            f"bad header {line[:80]!r}, expected '<number of words> <dimension>' (a GloVe file has no header: "
-            "pass no_header=True)", path, 1,
+            f"not a word-vector file: the first line should be '<number of words> <dimension>', found {shown} "
+            "(a GloVe file has no header: pass no_header=True / --format no-header)", path, 1,
         ) from None
     if n_words < 0 or dim < 1:
         raise DataError(f"bad header: {n_words} words of dimension {dim}", path, 1)
