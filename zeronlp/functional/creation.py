@@ -72,24 +72,24 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
     return _make(backend.xp().arange(start, end, step, dtype=dtype), requires_grad)
 
 
+def _sample(name: str, method: str, shape: tuple, dtype: Any, requires_grad: bool) -> Tensor:
+    """Draw ``shape`` from the backend Generator's ``method`` (float32/64 drawn directly, float16 cast)."""
+    dtype = _float_dtype(name, dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"{name}: dtype must be floating, got {dtype}")
+    draw = dtype if dtype in (np.float32, np.float64) else np.float32
+    array = getattr(backend.get_rng(), method)(_shape(name, shape), dtype=draw).astype(dtype, copy=False)
+    return _make(array, requires_grad)
+
+
 def rand(*shape, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from the backend's Generator."""
-    dtype = _float_dtype("rand", dtype)
-    if dtype.kind != "f":
-        raise TypeError(f"rand: dtype must be floating, got {dtype}")
-    draw = dtype if dtype in (np.float32, np.float64) else np.float32
-    array = backend.get_rng().random(_shape("rand", shape), dtype=draw).astype(dtype, copy=False)
-    return _make(array, requires_grad)
+    return _sample("rand", "random", shape, dtype, requires_grad)
 
 
 def randn(*shape, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples from the backend's Generator."""
-    dtype = _float_dtype("randn", dtype)
-    if dtype.kind != "f":
-        raise TypeError(f"randn: dtype must be floating, got {dtype}")
-    draw = dtype if dtype in (np.float32, np.float64) else np.float32
-    array = backend.get_rng().standard_normal(_shape("randn", shape), dtype=draw).astype(dtype, copy=False)
-    return _make(array, requires_grad)
+    return _sample("randn", "standard_normal", shape, dtype, requires_grad)
 
 
 def _like(x: Any) -> Tensor:
