@@ -3,7 +3,7 @@
 Layers, lowest first (a module may import from its own layer and the layers before it)::
 
     backend, errors, fileio -> serialization -> autograd -> gradcheck, functional -> nn -> optim
-    -> data -> embeddings -> models -> train -> viz -> tasks -> cli
+    -> distributed -> data -> embeddings -> models -> train -> viz -> tasks -> serve -> cli
 
 ``zeronlp/__init__.py`` is exempt (it assembles the public namespace). Imports are read with
 ``ast`` from the source, both at module level and inside functions, so an import hidden in a
@@ -32,12 +32,14 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [  # (label, first components after 
     ("gradcheck/functional", ("gradcheck", "functional")),
     ("nn", ("nn",)),
     ("optim", ("optim",)),
+    ("distributed", ("distributed",)),
     ("data", ("data",)),
     ("embeddings", ("embeddings",)),
     ("models", ("models",)),
     ("train", ("train",)),
     ("viz", ("viz",)),
     ("tasks", ("tasks",)),
+    ("serve", ("serve",)),  # `zeronlp serve`: loads runs of every task for the web page
     # the old top-level cli modules belong with the cli package that replaces them
     ("cli", ("cli", "__main__")),
 ]
@@ -48,6 +50,7 @@ ROOT_LAYER = len(LAYERS) - 1  # ``import zeronlp`` pulls in everything: only the
 LAZY_IMPORTS_ALLOWED = frozenset({
     "matplotlib", "tqdm", "cupy", "cupyx", "scipy", "safetensors", "numba", "threadpoolctl", "mpi4py",
     "torch", "gensim", "sklearn", "pandas", "IPython", "graphviz", "fugashi",
+    "starlette", "uvicorn",
 })
 
 

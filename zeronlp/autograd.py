@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import html
 import weakref
 from typing import Any
 
@@ -152,6 +153,22 @@ class Tensor:
         body = str(backend.to_numpy(self.data)).replace("\n", "\n       ")
         grad = ", requires_grad=True" if self.requires_grad else ""
         return f"tensor({body}{grad})"
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: shape, dtype, device, gradient and creator above the (abridged) values."""
+        grad = "None"
+        if self.grad is not None:
+            g = backend.to_numpy(self.grad)
+            grad = f"array {tuple(g.shape)}, norm {float(np.linalg.norm(g.astype(np.float64))):.4g}"
+        creator = type(self.creator).__name__ if self.creator is not None else "None (a leaf)"
+        rows = [("name", self.name)] if self.name else []
+        rows += [("shape", self.shape), ("dtype", self.dtype), ("device", self.device),
+                 ("requires_grad", self.requires_grad), ("grad", grad), ("creator", creator)]
+        cells = "".join(f"<tr><th style='text-align:left'>{key}</th><td style='text-align:left'>"
+                        f"{html.escape(str(value))}</td></tr>" for key, value in rows)
+        values = np.array2string(backend.to_numpy(self.data), threshold=120, edgeitems=3, precision=4)
+        return (f"<div class='zeronlp-tensor'><b>Tensor</b><table>{cells}</table>"
+                f"<pre>{html.escape(values)}</pre></div>")
 
     def numpy(self) -> np.ndarray:
         """A host NumPy copy of the data."""

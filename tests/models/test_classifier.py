@@ -237,9 +237,9 @@ def test_load_feature_classifier_reads_the_fixed_vectors_file(tmp_path):
     ({"labels": ["only"]}, "label set"),
     ({"labels": ["a", "a"]}, "label set"),
     ({"labels": ["a", "b", "c"]}, "classes"),
-    ({"config": {"kind": "transformer", "num_classes": 2}}, "unknown model kind"),
+    ({"config": {"kind": "transformer", "num_classes": 2}}, "field config/kind: 'transformer' is not one of"),
     ({"vocab": None}, "vocabulary"),
-    ({"model": {}}, "cannot rebuild"),
+    ({"model": {}}, "field model: the tensors do not match the stored config"),
 ])
 def test_load_classifier_rejects_inconsistent_files(tmp_path, change, message):
     titles, _ = tiny_titles()

@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "zeronlp.cli.binary_add",
     "zeronlp.cli.seq2seq",
     "zeronlp.cli.classify",
+    "zeronlp.cli.serve",
 ]
 
 
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        print("interrupted; the last checkpoint is intact (continue with --resume)", file=sys.stderr)
+        print("interrupted", file=sys.stderr)  # what was saved (or that nothing was) is logged by the run
         return 130
     except ZeronlpError as err:
         step = getattr(args, f"{args.command.replace('-', '_')}_command", None)

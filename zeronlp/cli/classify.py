@@ -66,7 +66,7 @@ def run_train(args: argparse.Namespace) -> int:
         scheduler=args.scheduler, hidden_size=args.hidden_size, depth=args.depth, dropout=args.dropout,
         num_filters=args.num_filters, kernel_sizes=args.kernel_sizes, weight_decay=args.weight_decay,
         epoch_checkpoints=True if args.epoch_checkpoints else None, seed=args.seed, quiet=args.quiet,
-        resume=args.resume)
+        resume=args.resume, checkpoint_minutes=args.checkpoint_minutes)
     final = result["final"]
     if "test_accuracy" in final:
         print(f"{args.model}: test accuracy {final['test_accuracy']:.4f}  macro-F1 {final['test_macro_f1']:.4f}  "
@@ -157,6 +157,8 @@ def register(subparsers: Any) -> None:
     train.add_argument("--num-filters", type=positive_int, help="cnn: filters per kernel size")
     train.add_argument("--kernel-sizes", type=positive_int, nargs="+", help="cnn: kernel widths (default 2 3 4)")
     train.add_argument("--weight-decay", type=_non_negative, default=0.0)
+    train.add_argument("--checkpoint-minutes", type=positive_float, default=10.0,
+                       help="also checkpoint inside an epoch every N minutes")
     train.add_argument("--epoch-checkpoints", action="store_true",
                        help="keep OUT/checkpoints/epoch_NNN.safetensors (always on for linear)")
     add_common_args(train, f"{DEFAULT_OUT}/train")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from .. import backend
+from .. import backend, distributed
 from ..progress import logger, set_verbosity
 
 
@@ -67,9 +68,10 @@ def auto_threads() -> int:
     return max(1, min(cores, cores - busy))
 
 
-def set_threads(spec: int | str) -> int:
-    """Limit NumPy's BLAS (and OpenMP) thread pools to ``spec`` threads (``"auto"``: :func:`auto_threads`)."""
-    count = auto_threads() if spec == "auto" else int(spec)
+def set_threads(spec: int | str, processes: int = 1) -> int:
+    """Limit NumPy's BLAS (and OpenMP) thread pools to ``spec`` threads (``"auto"``: :func:`auto_threads`
+    shared by the ``processes`` ranks of an MPI job on this machine)."""
+    count = max(1, auto_threads() // max(processes, 1)) if spec == "auto" else int(spec)
     threadpool_limits(limits=count)
     return count
 
@@ -98,8 +100,16 @@ def add_inference_args(parser: argparse.ArgumentParser) -> None:
 
 
 def use_device(args: argparse.Namespace) -> None:
-    """Apply ``--device``, ``--seed``, ``--threads`` and the verbosity (``--quiet`` / ``-v``)."""
-    if getattr(args, "quiet", False):
+    """Apply ``--device``, ``--seed``, ``--threads`` and the verbosity (``--quiet`` / ``-v``).
+
+    Under ``mpirun`` this also starts the MPI communicator (:func:`zeronlp.distributed.init`); then only
+    rank 0 logs and prints (the other ranks' stdout goes to ``os.devnull``; errors still reach stderr),
+    and ``--threads auto`` shares the free cores among the ranks on each machine.
+    """
+    comm = distributed.init()
+    if not comm.is_main:
+        sys.stdout = open(os.devnull, "w")  # for the life of the process
+    if getattr(args, "quiet", False) or not comm.is_main:
         set_verbosity("warning")
     elif getattr(args, "verbose", False):
         set_verbosity("debug")
@@ -107,9 +117,13 @@ def use_device(args: argparse.Namespace) -> None:
         set_verbosity("info")
     backend.use_device(getattr(args, "device", "cpu"))
     backend.manual_seed(getattr(args, "seed", 0))
+    count = None
     if getattr(args, "threads", None) is not None:
-        count = set_threads(args.threads)
+        count = set_threads(args.threads, comm.local_size)
         logger.debug(f"BLAS threads: {count} ({args.threads}); {threadpool_info_line()}")
+    if comm.size > 1:
+        logger.info(f"data parallel: {comm.size} MPI ranks ({comm.local_size} on this machine), "
+                    f"{count or 'default'} BLAS threads each")
 
 
 def threadpool_info_line() -> str:

@@ -91,7 +91,7 @@ def _add_training_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-grad-norm", type=positive_float, default=5.0, help="gradient clipping (default 5)")
     parser.add_argument("--init", choices=["pytorch", "book"], default="pytorch",
                         help="weight initialization: PyTorch's layer defaults (default) or the book's")
-    parser.add_argument("--checkpoint-minutes", type=positive_float, default=None,
+    parser.add_argument("--checkpoint-minutes", type=positive_float, default=10.0,
                         help="also checkpoint inside an epoch every N minutes")
 
 

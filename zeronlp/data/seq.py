@@ -31,6 +31,7 @@ LEVELS = ("char", "word")
 CHAR_PAD = " "
 CHAR_START_CANDIDATES = ("_", "^", "\x02", "\ue000")  # the first one the data does not use starts answers
 PAD_WORD, START_WORD, END_WORD, UNK_WORD = "<pad>", "<s>", "</s>", "<unk>"
+MAX_LENGTH = 1 << 16  # a bound on a stored codec's padded lengths (rows are allocated with them)
 
 
 class CharVocabulary:
@@ -215,14 +216,38 @@ class SeqCodec:
 
     @classmethod
     def from_config(cls, config: dict[str, Any], symbols: Sequence[str]) -> SeqCodec:
-        """Rebuild from :meth:`to_config` and the symbols (also reads the older ``start_char`` runs)."""
-        try:
-            return cls(config.get("level", "char"), symbols, int(config["src_length"]), int(config["tgt_length"]),
-                       pad=config.get("pad", CHAR_PAD), start=config.get("start", config.get("start_char", "_")),
-                       end=config.get("end"), unk=config.get("unk"), reverse=bool(config.get("reverse", False)),
-                       tokenizer=config.get("tokenizer", "whitespace"))
-        except (KeyError, TypeError) as err:
-            raise DataError(f"not a seq2seq text configuration (missing or bad {err})") from None
+        """Rebuild from :meth:`to_config` and the symbols (also reads the older ``start_char`` runs).
+
+        Both usually come from a file, so every field is checked (types, ranges, the special symbols
+        among ``symbols``) and a problem is a :class:`DataError` naming the field.
+        """
+        if not isinstance(config, dict):
+            raise DataError("not a seq2seq text configuration (expected a JSON object)")
+        if not isinstance(symbols, (list, tuple)) or not all(isinstance(s, str) for s in symbols):
+            raise DataError("field vocab: expected a list of strings")
+        level = config.get("level", "char")
+        if level not in LEVELS:
+            raise DataError(f"field config/level: {str(level)[:40]!r} is not one of {', '.join(LEVELS)}")
+        if level == "char" and not all(len(s) == 1 for s in symbols):
+            raise DataError("field vocab: a character-level vocabulary holds single characters")
+        lengths = {}
+        for key in ("src_length", "tgt_length"):
+            value = config.get(key)
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LENGTH:
+                raise DataError(f"field config/{key}: expected an integer in 1..{MAX_LENGTH}, got {str(value)[:40]!r}")
+            lengths[key] = value
+        special = {"pad": config.get("pad", CHAR_PAD), "start": config.get("start", config.get("start_char", "_")),
+                   "end": config.get("end"), "unk": config.get("unk")}
+        for name, symbol in special.items():
+            if symbol is not None and not isinstance(symbol, str):
+                raise DataError(f"field config/{name}: expected a symbol (a string), got {str(symbol)[:40]!r}")
+        reverse, tokenizer = config.get("reverse", False), config.get("tokenizer", "whitespace")
+        if not isinstance(reverse, bool):
+            raise DataError(f"field config/reverse: expected true or false, got {str(reverse)[:40]!r}")
+        if not isinstance(tokenizer, str):
+            raise DataError(f"field config/tokenizer: expected a tokenizer name, got {str(tokenizer)[:40]!r}")
+        return cls(level, symbols, lengths["src_length"], lengths["tgt_length"], reverse=reverse,
+                   tokenizer=tokenizer, **special)
 
     # ---- ids ---------------------------------------------------------------------------------
     def __len__(self) -> int:

@@ -7,6 +7,7 @@ restriction and case folding, and the word2vec text/binary formats that gensim a
 
 from __future__ import annotations
 
+import html
 import json
 import os
 from collections.abc import Iterable, Sequence
@@ -27,6 +28,24 @@ def _as_list(words: str | Iterable[str] | None) -> list[str]:
     if words is None:
         return []
     return [words] if isinstance(words, str) else list(words)
+
+
+class NeighborTable:
+    """A word's nearest neighbours with their cosine similarity; renders as a table in Jupyter."""
+
+    def __init__(self, word: str, neighbors: list[tuple[str, float]]):
+        self.word, self.neighbors = word, neighbors
+
+    def __repr__(self) -> str:
+        return "\n".join([f"neighbours of {self.word!r}:", *(f"  {w}\t{s:.4f}" for w, s in self.neighbors)])
+
+    def _repr_html_(self) -> str:
+        rows = "".join(f"<tr><td style='text-align:left'>{html.escape(w)}</td><td>{s:.4f}</td>"
+                       f"<td style='text-align:left'><div style='background:#2f6fbf;height:0.8em;"
+                       f"width:{max(0.0, s) * 10:.2f}em'></div></td></tr>" for w, s in self.neighbors)
+        return (f"<table><caption style='text-align:left'>neighbours of <b>{html.escape(self.word)}</b></caption>"
+                f"<thead><tr><th style='text-align:left'>word</th><th>cosine</th><th></th></tr></thead>"
+                f"<tbody>{rows}</tbody></table>")
 
 
 class KeyedVectors:
@@ -64,6 +83,18 @@ class KeyedVectors:
 
     def __repr__(self) -> str:
         return f"KeyedVectors(words={len(self)}, vector_size={self.vector_size})"
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the size, the first words, and the neighbours of the first (most frequent) word."""
+        first = ", ".join(html.escape(w) for w in self.index_to_key[:10]) + (", ..." if len(self) > 10 else "")
+        head = (f"<div class='zeronlp-vectors'><b>KeyedVectors</b>: {len(self):,} words &times; {self.vector_size} "
+                f"({self.vectors.dtype})<br><small>{first}</small>")
+        table = self.show(self.index_to_key[0], topn=8)._repr_html_() if len(self) > 1 else ""
+        return head + table + "</div>"
+
+    def show(self, word: str, topn: int = 10) -> NeighborTable:
+        """The ``topn`` nearest neighbours of ``word`` as a table (HTML in Jupyter, text elsewhere)."""
+        return NeighborTable(word, self.most_similar(word, topn=topn))
 
     def get_index(self, word: str) -> int:
         """Row of ``word``; ``KeyError`` naming the word if it is unknown."""

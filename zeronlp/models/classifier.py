@@ -8,7 +8,12 @@
 * :func:`save_classifier` / :func:`load_classifier`: one safetensors file with the parameters, the
   model config, the label set and (for the text models) the vocabulary, so that prediction rebuilds
   the model with nothing else. The feature models read their word vectors from :data:`VECTORS_FILE`
-  beside the model file (a fixed name: nothing inside a file chooses which other file is opened).
+  beside the model file (a fixed name: nothing inside a file chooses which other file is opened,
+  and a ``vectors.bin`` that is a link to a file outside the run directory is refused).
+
+A saved classifier is data from whoever made it: :func:`load_classifier` checks its config (types,
+ranges, agreement with the labels, the vocabulary and the shape of every stored tensor) before it
+builds the model, so nothing is allocated beyond what the file holds.
 
 Training lives in :mod:`zeronlp.tasks.classify`; this module only builds, saves, loads and predicts.
 """
@@ -30,13 +35,25 @@ from ..data.vocab import Vocabulary, tokenize
 from ..embeddings import KeyedVectors
 from ..errors import CheckpointError, DataError, UsageError
 from ..nn import Dropout, Linear, Module, ReLU, Sequential
-from ..serialization import MODEL_FILE, load, run_file, save
+from ..serialization import (
+    MODEL_FILE,
+    check_shapes,
+    config_choice,
+    config_float,
+    config_int,
+    load,
+    run_file,
+    save,
+)
 from .text_classifier import ENCODERS, PAD, UNK, TextClassifier, encode_texts
 
 VECTORS_FILE = "vectors.bin"
 FEATURE_MODELS = ("linear", "mlp")
 TEXT_MODELS = ENCODERS
 MODEL_KINDS = FEATURE_MODELS + TEXT_MODELS
+MAX_SIZE = 1 << 24  # a bound on any one size in a stored config; the tensors then bound the rest
+MAX_LAYERS = 64
+MAX_TEXT_LENGTH = 1 << 16  # tokens per text (inputs are allocated with it)
 
 
 class SingleLayerNet(Module):
@@ -195,6 +212,66 @@ def _fail(file: Path, message: str) -> CheckpointError:
     return CheckpointError(f"{file}: {message}")
 
 
+def check_classifier_config(config: Any, source: Any = "config") -> dict[str, Any]:
+    """The model fields of a stored classifier config, checked (types and ranges); builds nothing."""
+    kind = config_choice(config, "kind", source, MODEL_KINDS)
+    checked: dict[str, Any] = {"kind": kind, "num_classes": config_int(config, "num_classes", source, 2, MAX_SIZE)}
+    if kind in FEATURE_MODELS:
+        checked["in_features"] = config_int(config, "in_features", source, 1, MAX_SIZE)
+        if kind == "mlp":
+            checked["hidden_size"] = config_int(config, "hidden_size", source, 1, MAX_SIZE)
+            checked["depth"] = config_int(config, "depth", source, 0, MAX_LAYERS)
+            checked["dropout"] = config_float(config, "dropout", source, 0.0, 1.0, high_open=True)
+        return checked
+    checked["vocab_size"] = config_int(config, "vocab_size", source, 2, MAX_SIZE)
+    checked["embedding_dim"] = config_int(config, "embedding_dim", source, 1, MAX_SIZE)
+    checked["max_length"] = config_int(config, "max_length", source, 1, MAX_TEXT_LENGTH, default=48)
+    checked["dropout"] = config_float(config, "dropout", source, 0.0, 1.0, default=0.5, high_open=True)
+    if kind == "bigru":
+        checked["hidden_size"] = config_int(config, "hidden_size", source, 1, MAX_SIZE, default=128)
+    if kind == "cnn":
+        checked["num_filters"] = config_int(config, "num_filters", source, 1, MAX_SIZE, default=128)
+        sizes = config.get("kernel_sizes", [2, 3, 4])
+        if not isinstance(sizes, list) or not 1 <= len(sizes) <= MAX_LAYERS:
+            raise CheckpointError(f"{source}: field config/kernel_sizes: expected a list of 1 to {MAX_LAYERS} sizes")
+        checked["kernel_sizes"] = [config_int({"kernel_sizes": k}, "kernel_sizes", source, 1, checked["max_length"])
+                                   for k in sizes]
+    return checked
+
+
+def classifier_parameter_shapes(config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """The name and shape of every parameter of the model a checked ``config`` describes (no allocation)."""
+    kind, classes = config["kind"], config["num_classes"]
+    if kind == "linear":
+        return {"linear.weight": (classes, config["in_features"])}
+    if kind == "mlp":
+        shapes: dict[str, tuple[int, ...]] = {}
+        width = config["in_features"]
+        for layer in range(config["depth"]):  # Linear, ReLU, Dropout per hidden layer
+            shapes |= {f"net.{3 * layer}.weight": (config["hidden_size"], width),
+                       f"net.{3 * layer}.bias": (config["hidden_size"],)}
+            width = config["hidden_size"]
+        return shapes | {f"net.{3 * config['depth']}.weight": (classes, width),
+                         f"net.{3 * config['depth']}.bias": (classes,)}
+    dim = config["embedding_dim"]
+    shapes = {"embedding.weight": (config["vocab_size"], dim)}
+    if kind == "mean":
+        width = dim
+    elif kind == "bigru":
+        hidden = config["hidden_size"]
+        for direction in ("forward", "backward"):
+            shapes |= {f"gru_{direction}.weight_ih_l0": (3 * hidden, dim),
+                       f"gru_{direction}.weight_hh_l0": (3 * hidden, hidden),
+                       f"gru_{direction}.bias_ih_l0": (3 * hidden,), f"gru_{direction}.bias_hh_l0": (3 * hidden,)}
+        width = 2 * hidden
+    else:
+        filters = config["num_filters"]
+        for i, size in enumerate(config["kernel_sizes"]):
+            shapes |= {f"convs.{i}.weight": (filters, dim, size), f"convs.{i}.bias": (filters,)}
+        width = filters * len(config["kernel_sizes"])
+    return shapes | {"output.weight": (classes, width), "output.bias": (classes,)}
+
+
 def load_classifier(path: str | os.PathLike) -> LoadedClassifier:
     """Rebuild a classifier from a run directory (its ``model.safetensors``) or from the file itself.
 
@@ -207,35 +284,39 @@ def load_classifier(path: str | os.PathLike) -> LoadedClassifier:
             or not isinstance(record.get("model"), dict):
         raise _fail(file, "not a zeronlp classifier (no config/model in it)")
     config = record["config"]
-    kind = config.get("kind")
-    if kind not in MODEL_KINDS:
-        raise _fail(file, f"unknown model kind {kind!r} (expected one of {', '.join(MODEL_KINDS)})")
+    checked = check_classifier_config(config, file)
+    kind = checked["kind"]
     try:
         labels = LabelSet.from_list(record.get("labels")).to_list()
-    except DataError as err:
-        raise _fail(file, f"bad label set: {err}") from None
-    if config.get("num_classes") != len(labels):
-        raise _fail(file, f"config says {config.get('num_classes')} classes but the file lists {len(labels)} labels")
+    except (DataError, TypeError, ValueError) as err:
+        raise _fail(file, f"field labels: bad label set: {err}") from None
+    if checked["num_classes"] != len(labels):
+        raise _fail(file, f"field config/num_classes: config says {checked['num_classes']} classes but the file "
+                          f"lists {len(labels)} labels")
+    check_shapes(record["model"], classifier_parameter_shapes(checked), file)
     vocab = vectors = None
     if kind in TEXT_MODELS:
         words = record.get("vocab")
         if not isinstance(words, list) or not all(isinstance(w, str) for w in words) or words[:2] != [PAD, UNK]:
-            raise _fail(file, f"a {kind} model needs its vocabulary in the file (a list of words: {PAD}, {UNK}, ...)")
+            raise _fail(file, f"field vocab: a {kind} model needs its vocabulary in the file (a list of words: "
+                              f"{PAD}, {UNK}, ...)")
         vocab = Vocabulary(words, unk_token=UNK)
-        if len(vocab) != len(words) or len(vocab) != config.get("vocab_size"):
-            raise _fail(file, f"vocabulary of {len(words)} words ({len(vocab)} distinct) for a model of "
-                              f"vocab_size {config.get('vocab_size')}")
+        if len(vocab) != len(words) or len(vocab) != checked["vocab_size"]:
+            raise _fail(file, f"field vocab: vocabulary of {len(words)} words ({len(vocab)} distinct) for a model of "
+                              f"vocab_size {checked['vocab_size']}")
     else:
         vectors_file = file.parent / VECTORS_FILE
         if not vectors_file.is_file():
             raise _fail(file, f"a {kind} model reads its word vectors from {vectors_file}, which is missing")
+        if vectors_file.resolve().parent != file.parent.resolve():
+            raise _fail(file, f"{vectors_file} links to {vectors_file.resolve()}, outside the run directory: refused")
         vectors = load_word_vectors(vectors_file)
-        if vectors.vector_size != config.get("in_features"):
-            raise _fail(file, f"the model takes {config.get('in_features')}-dimensional inputs but {vectors_file} "
+        if vectors.vector_size != checked["in_features"]:
+            raise _fail(file, f"the model takes {checked['in_features']}-dimensional inputs but {vectors_file} "
                               f"holds {vectors.vector_size}-dimensional vectors")
     try:
-        model = build_model(config)
+        model = build_model(checked)
         model.load_state_dict(record["model"])
     except (KeyError, ValueError, TypeError) as err:
         raise _fail(file, f"cannot rebuild the {kind} model from it ({err})") from None
-    return LoadedClassifier(model, config, labels, vocab, vectors)
+    return LoadedClassifier(model, {**config, **checked}, labels, vocab, vectors)

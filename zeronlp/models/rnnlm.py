@@ -23,7 +23,15 @@ from ..data.bptt import BPTTBatcher
 from ..data.vocab import Vocabulary, match_case
 from ..errors import CheckpointError, UnknownWordError
 from ..progress import logger
-from ..serialization import load, run_file
+from ..serialization import (
+    check_shapes,
+    config_bool,
+    config_choice,
+    config_float,
+    config_int,
+    load,
+    run_file,
+)
 
 # ---------------------------------------------------------------------------- fused output layer
 
@@ -204,12 +212,48 @@ class BetterRNNLM(_LanguageModel):
 MODELS = {"rnnlm": RNNLM, "better": BetterRNNLM}
 
 
-def build_lm(config: dict[str, Any]) -> _LanguageModel:
-    """Rebuild a model from :meth:`config` output."""
-    config = dict(config)
-    name = config.pop("name", None)
-    if name not in MODELS:
-        raise ValueError(f"unknown language model {name!r}; expected one of {sorted(MODELS)}")
+MAX_SIZE = 1 << 24  # a bound on any one size in a stored config; the tensors then bound the rest
+MAX_LAYERS = 64
+
+
+def check_lm_config(config: Any, source: Any = "config") -> dict[str, Any]:
+    """A stored model config, checked field by field (types and ranges); returns it normalized.
+
+    Raises :class:`CheckpointError` naming ``source`` and the field. Builds nothing.
+    """
+    name = config_choice(config, "name", source, sorted(MODELS))
+    checked: dict[str, Any] = {"name": name}
+    for key in ("vocab_size", "wordvec_size", "hidden_size"):
+        checked[key] = config_int(config, key, source, low=1, high=MAX_SIZE)
+    if name == "better":
+        checked["num_layers"] = config_int(config, "num_layers", source, low=1, high=MAX_LAYERS)
+        checked["dropout"] = config_float(config, "dropout", source, 0.0, 1.0, high_open=True)
+        checked["tie_weights"] = config_bool(config, "tie_weights", source)
+        if checked["tie_weights"] and checked["wordvec_size"] != checked["hidden_size"]:
+            raise CheckpointError(f"{source}: field config/tie_weights: tied weights need wordvec_size == "
+                                  f"hidden_size, got {checked['wordvec_size']} and {checked['hidden_size']}")
+    return checked
+
+
+def lm_parameter_shapes(config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """The name and shape of every parameter of the model ``config`` describes (checked config; no allocation)."""
+    vocab, dim, hidden = config["vocab_size"], config["wordvec_size"], config["hidden_size"]
+    shapes: dict[str, tuple[int, ...]] = {"embed.weight": (vocab, dim)}
+    for layer in range(config.get("num_layers", 1)):
+        fan_in = dim if layer == 0 else hidden
+        shapes |= {f"lstm.weight_ih_l{layer}": (4 * hidden, fan_in), f"lstm.weight_hh_l{layer}": (4 * hidden, hidden),
+                   f"lstm.bias_ih_l{layer}": (4 * hidden,), f"lstm.bias_hh_l{layer}": (4 * hidden,)}
+    if config.get("tie_weights", False):
+        shapes["fc_bias"] = (vocab,)
+    else:
+        shapes |= {"fc.weight": (vocab, hidden), "fc.bias": (vocab,)}
+    return shapes
+
+
+def build_lm(config: dict[str, Any], source: Any = "config") -> _LanguageModel:
+    """Rebuild a model from :meth:`config` output (checked first: :func:`check_lm_config`)."""
+    config = check_lm_config(config, source)
+    name = config.pop("name")
     if name == "rnnlm":
         return RNNLM(config["vocab_size"], config["wordvec_size"], config["hidden_size"])
     return BetterRNNLM(**config)
@@ -220,36 +264,59 @@ def load_lm(path: str | os.PathLike) -> tuple[_LanguageModel, Vocabulary, dict[s
 
     ``path`` is a run directory (its ``model.safetensors``, the best weights, else its
     ``checkpoint.safetensors``) or one of those files. The text options say how the model's text
-    was tokenized (``{"tokenizer": "whitespace"}`` for PTB).
+    was tokenized (``{"tokenizer": "whitespace"}`` for PTB). The file is data: its config is checked
+    (types, ranges, agreement with the vocabulary and with the shape of every stored tensor) before
+    the model is built, so nothing is allocated beyond what the file itself holds.
     """
     path = run_file(path, made_by="zeronlp lm train")
     record = load(path)
     if not isinstance(record, dict) or not isinstance(record.get("config"), dict) or "vocab" not in record:
         raise CheckpointError(f"{path}: not a language-model checkpoint (no model config or vocabulary)")
+    config = check_lm_config(record["config"], path)
+    check_shapes(record.get("model"), lm_parameter_shapes(config), path)
     try:
         vocab = Vocabulary.from_dict(record["vocab"])
-    except ValueError as err:
-        raise CheckpointError(f"{path}: bad vocabulary: {err}") from None
-    config = record["config"]
-    if config.get("vocab_size") != len(vocab):
-        raise CheckpointError(f"{path}: the model config says {config.get('vocab_size')} words, "
+    except (ValueError, TypeError, KeyError, AttributeError) as err:
+        raise CheckpointError(f"{path}: field vocab: not a vocabulary ({err})") from None
+    if config["vocab_size"] != len(vocab):
+        raise CheckpointError(f"{path}: field config/vocab_size: the model config says {config['vocab_size']} words, "
                               f"the vocabulary has {len(vocab)}")
+    text = record.get("text")
+    if text is None:
+        text = {"tokenizer": "whitespace"}
+    if not isinstance(text, dict) or not isinstance(text.get("tokenizer", "whitespace"), str):
+        raise CheckpointError(f"{path}: field text: expected {{'tokenizer': NAME, ...}}")
     try:
-        model = build_lm(config)
+        model = build_lm(config, path)
         model.load_state_dict(record["model"])
     except (KeyError, TypeError, ValueError) as err:
         raise CheckpointError(f"{path}: cannot rebuild the model: {err}") from None
     model.eval()
-    text = record.get("text") if isinstance(record.get("text"), dict) else {"tokenizer": "whitespace"}
     return model, vocab, text
 
 
 # ---------------------------------------------------------------------------- evaluation
 
 
+def perplexity_of(mean_loss: float, what: str = "perplexity") -> float:
+    """``exp(mean_loss)``; ``inf`` with a logged warning when it overflows, ``nan`` (warned) for a NaN loss."""
+    mean_loss = float(mean_loss)
+    if math.isnan(mean_loss):
+        logger.warning(f"{what}: the mean cross-entropy is NaN (the model's outputs are not finite)")
+        return float("nan")
+    if mean_loss > math.log(np.finfo(np.float64).max):
+        logger.warning(f"{what}: the mean cross-entropy is {mean_loss:.4g} nats, so the perplexity exp(loss) "
+                       "overflows: reported as inf (the model has diverged)")
+        return float("inf")
+    return math.exp(mean_loss)
+
+
 def perplexity(model: _LanguageModel, ids: Any, batch_size: int = 10, bptt: int = 35) -> float:
     """exp(mean cross-entropy) of ``model`` over the corpus ``ids``, read as the book does:
     ``batch_size`` parallel streams, windows of ``bptt`` steps, state carried, no dropout.
+
+    A mean cross-entropy beyond float64's range (above ~709.78 nats, or itself NaN/inf) gives
+    ``inf`` (or ``nan``) with a logged warning: never a made-up finite number.
     """
     was_training = model.training
     model.eval()
@@ -263,7 +330,7 @@ def perplexity(model: _LanguageModel, ids: Any, batch_size: int = 10, bptt: int 
     finally:
         model.reset_state()
         model.train(was_training)
-    return float(math.exp(min(total / max(count, 1), 700.0)))
+    return perplexity_of(total / max(count, 1))
 
 
 # ---------------------------------------------------------------------------- generation

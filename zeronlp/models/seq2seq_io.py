@@ -3,7 +3,9 @@
 A run directory written by ``zeronlp seq2seq train`` (:mod:`zeronlp.tasks.seq2seq`) holds
 ``model.safetensors`` (the best model) and ``checkpoint.safetensors`` (the last epoch, resumable).
 Both store the weights under ``"model"``, the model and text settings under ``"config"`` and the
-symbols under ``"vocab"``; loading prefers the best model. Loading reads arrays and JSON only.
+symbols under ``"vocab"``; loading prefers the best model. Loading reads arrays and JSON only,
+and checks the config (types, ranges, agreement with the vocabulary and with the shape of every
+stored tensor) before it builds the model: nothing is allocated beyond what the file holds.
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ import numpy as np
 from .. import backend
 from ..data.seq import SeqCodec
 from ..errors import CheckpointError, DataError, UsageError
-from ..serialization import load, run_file
-from .seq2seq import build_seq2seq
+from ..serialization import check_shapes, config_bool, config_choice, config_int, load, run_file
+from .seq2seq import SEQ2SEQ_MODELS, build_seq2seq
+
+MAX_SIZE = 1 << 24  # a bound on any one size in a stored config; the tensors then bound the rest
+INITS = ("pytorch", "book")
 
 
 class Translation(NamedTuple):
@@ -40,8 +45,49 @@ def model_file(path: str | os.PathLike) -> Path:
     return run_file(path, made_by="zeronlp seq2seq train` (for `compare`, pass one variant's folder")
 
 
+def check_seq2seq_config(config: Any, source: Any = "config") -> dict[str, Any]:
+    """The model fields of a stored seq2seq config, checked (types and ranges); builds nothing."""
+    checked = {"model": config_choice(config, "model", source, sorted(SEQ2SEQ_MODELS), default="base"),
+               "vocab_size": config_int(config, "vocab_size", source, low=1, high=MAX_SIZE),
+               "wordvec_size": config_int(config, "wordvec_size", source, low=1, high=MAX_SIZE, default=16),
+               "hidden_size": config_int(config, "hidden_size", source, low=1, high=MAX_SIZE, default=128),
+               "bidirectional": config_bool(config, "bidirectional", source, default=False),
+               "init": config_choice(config, "init", source, INITS, default="pytorch")}
+    if checked["bidirectional"] and checked["hidden_size"] % 2:
+        raise CheckpointError(f"{source}: field config/hidden_size: a bidirectional encoder needs an even "
+                              f"hidden_size, got {checked['hidden_size']}")
+    return checked
+
+
+def _lstm_shapes(prefix: str, fan_in: int, hidden: int, suffix: str = "") -> dict[str, tuple[int, ...]]:
+    return {f"{prefix}.weight_ih_l0{suffix}": (4 * hidden, fan_in),
+            f"{prefix}.weight_hh_l0{suffix}": (4 * hidden, hidden),
+            f"{prefix}.bias_ih_l0{suffix}": (4 * hidden,), f"{prefix}.bias_hh_l0{suffix}": (4 * hidden,)}
+
+
+def seq2seq_parameter_shapes(config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """The name and shape of every parameter of the model a checked ``config`` describes (no allocation)."""
+    vocab, dim, hidden = config["vocab_size"], config["wordvec_size"], config["hidden_size"]
+    kind = config["model"]
+    shapes: dict[str, tuple[int, ...]] = {"encoder.embed.weight": (vocab, dim)}
+    if config["bidirectional"]:
+        shapes |= _lstm_shapes("encoder.lstm", dim, hidden // 2)
+        shapes |= _lstm_shapes("encoder.lstm", dim, hidden // 2, "_reverse")
+    else:
+        shapes |= _lstm_shapes("encoder.lstm", dim, hidden)
+    shapes["decoder_embed.weight"] = (vocab, dim)
+    shapes |= _lstm_shapes("decoder_lstm", dim + hidden if kind == "peeky" else dim, hidden)
+    width = hidden if kind == "base" else 2 * hidden
+    return shapes | {"output.weight": (vocab, width), "output.bias": (vocab,)}
+
+
 def load_seq2seq(path: str | os.PathLike) -> tuple[Any, SeqCodec]:
-    """``(model, codec)`` of a trained run (its directory, or one of its ``.safetensors`` files), in eval mode."""
+    """``(model, codec)`` of a trained run (its directory, or one of its ``.safetensors`` files), in eval mode.
+
+    The file is data: its config is checked (types, ranges, agreement with the vocabulary and the
+    stored tensors' shapes) before anything is built; a problem is a :class:`CheckpointError`
+    naming the file and the field.
+    """
     file = model_file(path)
     record = load(file)
     config = record.get("config") if isinstance(record, dict) else None
@@ -49,9 +95,17 @@ def load_seq2seq(path: str | os.PathLike) -> tuple[Any, SeqCodec]:
     if not isinstance(config, dict) or not isinstance(symbols, list) or not isinstance(record.get("model"), dict):
         raise CheckpointError(f"{file}: not a seq2seq model (no config, vocabulary or weights; "
                               "made by `zeronlp seq2seq train`?)")
+    checked = check_seq2seq_config(config, file)
+    if checked["vocab_size"] != len(symbols):
+        raise CheckpointError(f"{file}: field config/vocab_size: the model config says {checked['vocab_size']} "
+                              f"symbols, the vocabulary has {len(symbols)}")
+    check_shapes(record["model"], seq2seq_parameter_shapes(checked), file)
     try:
         codec = SeqCodec.from_config(config, symbols)
-        model = build_seq2seq(config)
+    except (DataError, ValueError, KeyError, TypeError) as err:
+        raise CheckpointError(f"{file}: {err}") from None
+    try:
+        model = build_seq2seq(checked)
         model.load_state_dict(record["model"])
     except (DataError, ValueError, KeyError, TypeError) as err:
         raise CheckpointError(f"{file}: cannot rebuild the seq2seq model: {err}") from None

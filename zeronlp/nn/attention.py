@@ -8,7 +8,8 @@ from typing import Any
 from .. import backend
 from .. import functional as F
 from ..autograd import Tensor
-from ..functional.attention import attention
+from ..errors import UsageError
+from ..functional.attention import attention, causal_mask
 from . import init
 from .layers import Linear
 from .module import Module, Parameter
@@ -40,9 +41,17 @@ class ScaledDotProductAttention(DotProductAttention):
         return attention(query, keys, keys if values is None else values, mask, scale)
 
 
-def _bool_mask(mask: Any) -> Any:
+def _bool_mask(mask: Any, name: str = "mask") -> Any:
+    """A boolean "True = not allowed" array from a boolean mask or PyTorch's additive 0/-inf float mask."""
     data = mask.data if isinstance(mask, Tensor) else mask
     data = backend.to_device(backend.to_numpy(data))
+    if data.dtype.kind == "f":  # torch.nn.Transformer.generate_square_subsequent_mask: 0 allowed, -inf not
+        xp = backend.get_array_module(data)
+        disallowed = xp.isneginf(data)
+        if bool((data[~disallowed] != 0).any()):
+            raise UsageError(f"MultiheadAttention: a float {name} may hold only 0 (allowed) and -inf (not "
+                             "allowed); pass a boolean mask (True = not allowed)")
+        return disallowed
     if data.dtype != bool:
         raise TypeError(f"MultiheadAttention: masks must be boolean (True = not allowed), got dtype {data.dtype}")
     return data
@@ -82,23 +91,56 @@ class MultiheadAttention(Module):
         y = F.linear(x, weight, bias).reshape(n, t, self.num_heads, self.head_dim)
         return y.transpose(0, 2, 1, 3)  # (N, heads, T, head_dim)
 
+    def _project_self(self, x: Any) -> tuple[Tensor, Tensor, Tensor]:
+        """Self-attention: q, k and v from one (N*T, E) x (E, 3E) GEMM instead of three."""
+        n, t = x.shape[0], x.shape[1]
+        qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias)
+        qkv = qkv.reshape(n, t, 3, self.num_heads, self.head_dim).transpose(2, 0, 3, 1, 4)
+        return qkv[0], qkv[1], qkv[2]  # each (N, heads, T, head_dim)
+
     def forward(self, query: Any, key: Any, value: Any, key_padding_mask: Any = None, need_weights: bool = True,
-                attn_mask: Any = None, average_attn_weights: bool = True) -> tuple[Tensor, Tensor | None]:
-        """``(output (N, Tq, E), weights)``; weights are ``(N, Tq, Tk)`` averaged over heads by default."""
+                attn_mask: Any = None, average_attn_weights: bool = True,
+                is_causal: bool = False) -> tuple[Tensor, Tensor | None]:
+        """``(output (N, Tq, E), weights)``; weights are ``(N, Tq, Tk)`` averaged over heads by default.
+
+        ``average_attn_weights=False`` gives the per-head weights ``(N, heads, Tq, Tk)``;
+        ``need_weights=False`` returns ``None`` for them. Masks are boolean (True = not allowed) or
+        PyTorch's additive float masks holding 0 and -inf; ``is_causal=True`` without ``attn_mask``
+        applies the causal mask (query i sees keys <= i).
+        """
         n, tq, tk = query.shape[0], query.shape[1], key.shape[1]
-        q, k, v = self._project(query, 0), self._project(key, 1), self._project(value, 2)
+        if query.shape[-1] != self.embed_dim or key.shape[-1] != self.embed_dim or value.shape[-1] != self.embed_dim:
+            raise ValueError(f"MultiheadAttention: embed_dim is {self.embed_dim}, got query {tuple(query.shape)}, "
+                             f"key {tuple(key.shape)}, value {tuple(value.shape)}")
+        if query is key and key is value:
+            q, k, v = self._project_self(query)
+        else:
+            q, k, v = self._project(query, 0), self._project(key, 1), self._project(value, 2)
         keep = None
         if key_padding_mask is not None:
-            keep = ~_bool_mask(key_padding_mask).reshape(n, 1, 1, tk)
+            padding = _bool_mask(key_padding_mask, "key_padding_mask")
+            if tuple(padding.shape) != (n, tk):
+                raise ValueError(f"MultiheadAttention: key_padding_mask must be (N, Tk) = {(n, tk)}, "
+                                 f"got {tuple(padding.shape)}")
+            keep = ~padding.reshape(n, 1, 1, tk)
+        if attn_mask is None and is_causal:
+            attn_mask = ~causal_mask(tq, tk)
         if attn_mask is not None:
-            disallowed = _bool_mask(attn_mask)
+            disallowed = _bool_mask(attn_mask, "attn_mask")
             if disallowed.ndim == 3:
+                if tuple(disallowed.shape) != (n * self.num_heads, tq, tk):
+                    raise ValueError(f"MultiheadAttention: a 3-D attn_mask must be (N*heads, Tq, Tk) = "
+                                     f"{(n * self.num_heads, tq, tk)}, got {tuple(disallowed.shape)}")
                 disallowed = disallowed.reshape(n, self.num_heads, tq, tk)
+            elif tuple(disallowed.shape) != (tq, tk):
+                raise ValueError(f"MultiheadAttention: attn_mask must be (Tq, Tk) = {(tq, tk)} or "
+                                 f"(N*heads, Tq, Tk), got {tuple(disallowed.shape)}")
             keep = ~disallowed if keep is None else keep & ~disallowed
         scale = 1.0 / math.sqrt(self.head_dim)
         if self.training and self.dropout > 0:
             _, weights = attention(q, k, v, keep, scale)
-            context = F.dropout(weights, self.dropout) @ v
+            weights = F.dropout(weights, self.dropout)
+            context = weights @ v
         else:
             context, weights = attention(q, k, v, keep, scale)
         context = context.transpose(0, 2, 1, 3).reshape(n, tq, self.embed_dim)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
@@ -170,6 +171,20 @@ class Module:
 
     def extra_repr(self) -> str:
         return ""
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: a table of the parameters (dotted name, shape, count) with the total, and
+        the module tree folded below it."""
+        rows = "".join(f"<tr><td style='text-align:left'><code>{html.escape(name)}</code></td>"
+                       f"<td style='text-align:left'>{tuple(p.shape)}</td><td>{p.size:,}</td></tr>"
+                       for name, p in self.named_parameters())
+        total = self.num_parameters()
+        return (f"<div class='zeronlp-module'><b>{html.escape(type(self).__name__)}</b>: {total:,} parameters"
+                f"{' (training mode)' if self.training else ' (eval mode)'}"
+                "<table><thead><tr><th style='text-align:left'>parameter</th><th style='text-align:left'>shape</th>"
+                f"<th>count</th></tr></thead><tbody>{rows}</tbody><tfoot><tr><th style='text-align:left'>total</th>"
+                f"<td></td><th>{total:,}</th></tr></tfoot></table>"
+                f"<details><summary>modules</summary><pre>{html.escape(repr(self))}</pre></details></div>")
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__}({self.extra_repr()}"]

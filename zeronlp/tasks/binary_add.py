@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import backend, optim
+from .. import backend, distributed, optim
 from ..errors import TrainingDiverged, UsageError
 from ..models.binary_add import VARIANTS, BinaryAdder, to_bits
 from ..train import SampledBatches, Trainer, log, write_metrics
@@ -82,7 +82,7 @@ def run_experiments(variants: list[str] | None = None, iterations: int = 10000,
     table += [f"| {r['variant']} | {r['activation']} | {r['lr']} | {r['init']} | {r['final_loss']:.4f} | "
               f"{r['accuracy']:.4f} |" for r in results]
     log("\n".join(table), quiet)
-    if out is not None:
+    if out is not None and distributed.init().is_main:  # with MPI ranks, rank 0 writes
         plot_series({r["variant"]: r["losses"] for r in results}, out / "loss.png", xlabel="training step / 100",
                     ylabel="loss (sum over 8 bits), mean of 100 steps", smooth_window=9,
                     title="binary addition: simple RNN variants (faint: raw, solid: moving average)")

@@ -3,6 +3,7 @@ the word vectors the models start from, and task 70's mean-vector features."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -18,12 +19,14 @@ from ..data.ptb import load_ptb_sentences
 from ..data.textfiles import LabelSet, read_labeled_tsv
 from ..data.vocab import tokenize
 from ..embeddings import Word2Vec
-from ..errors import DataError, UsageError
-from ..fileio import atomic_path
+from ..errors import CheckpointError, DataError, UsageError
+from ..fileio import atomic_open, atomic_path, not_regular
 from ..models.classifier import load_word_vectors, mean_word_vectors
+from ..progress import logger
 from ..train import log
 
 VALID_FRACTION = 0.1
+VECTORS_KEY_FILE = "vectors.json"  # beside vectors.bin: which inputs made it (see vectors_key)
 FEATURE_KEYS = ("X_train", "y_train", "X_valid", "y_valid")  # X_test/y_test only when there is a test set
 
 
@@ -120,14 +123,78 @@ def train_news_vectors(seed: int = 0, **kwargs: Any) -> Any:
     return train_vectors([tokenize(t) for t in load_news("train")[0]], use_ptb=True, seed=seed, **kwargs)
 
 
-def vectors_for(data: ClassifyData, vectors: str | os.PathLike | None, seed: int, quiet: bool,
-                 cached: Path | None = None, limit: int | None = None) -> tuple[Any, str]:
-    """The run's word vectors and where they came from (nothing is written here); ``limit``: read only
-    the first N vectors of the ``vectors`` file."""
-    if cached is not None and cached.is_file():
-        return load_word_vectors(cached), f"{cached} (resumed run)"
+def _sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def vectors_key(data: ClassifyData, vectors: str | os.PathLike | None, seed: int,
+                limit: int | None = None) -> dict[str, Any]:
+    """What a run's word vectors are made from: the ``vectors`` file (its name, size and SHA-256, and
+    ``limit``), or word2vec's training data and seed. Stored beside the run's ``vectors.bin`` and in
+    its checkpoint, so a resumed run can tell whether it is given the same inputs."""
     if vectors is not None:
-        loaded = load_word_vectors(vectors, limit=limit)
+        problem = not_regular(vectors)
+        if problem is not None:
+            raise DataError("no such word-vector file" if problem == "missing" else f"is {problem}, not a "
+                            "word-vector file", vectors)
+        return {"file": Path(vectors).name, "bytes": os.stat(vectors).st_size, "sha256": _sha256(vectors),
+                "limit": limit}
+    return {"word2vec_on": "shipped news + PTB" if data.shipped else data.sources["train"], "seed": seed}
+
+
+def read_vectors_key(out_dir: Path) -> dict[str, Any] | None:
+    """The key stored beside ``out_dir/vectors.bin`` (None if there is none or it is unreadable)."""
+    path = out_dir / VECTORS_KEY_FILE
+    if not_regular(path) is not None or path.stat().st_size > 1 << 16:
+        return None
+    try:
+        key = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return key if isinstance(key, dict) else None
+
+
+def write_vectors_key(out_dir: Path, key: dict[str, Any]) -> None:
+    with atomic_open(out_dir / VECTORS_KEY_FILE) as handle:
+        json.dump(key, handle, indent=1)
+
+
+def check_finite_vectors(vectors: Any, source: str | os.PathLike) -> Any:
+    """``vectors`` unchanged; a :class:`DataError` naming ``source`` and the first word if any value is NaN/inf."""
+    matrix = np.asarray(vectors.vectors)
+    finite = np.isfinite(matrix).all(axis=1)
+    if not finite.all():
+        bad = int(np.argmin(finite))
+        raise DataError(f"{int((~finite).sum())} word vector(s) hold NaN or infinite values (first: "
+                        f"{vectors.index_to_key[bad]!r}); such vectors cannot be trained on", source)
+    return vectors
+
+
+def vectors_for(data: ClassifyData, vectors: str | os.PathLike | None, seed: int, quiet: bool,
+                cached: Path | None = None, limit: int | None = None, key: dict[str, Any] | None = None
+                ) -> tuple[Any, str]:
+    """The run's word vectors and where they came from (nothing is written here); ``limit``: read only
+    the first N vectors of the ``vectors`` file.
+
+    ``cached``: a resumed run's ``vectors.bin``. It is used only if it was made from the same inputs:
+    its stored key (``vectors.json`` beside it) must equal ``key`` when the caller passes ``vectors``
+    (else a :class:`CheckpointError` says so); without ``vectors`` the run's copy is used as it is.
+    """
+    if cached is not None and cached.is_file():
+        stored = read_vectors_key(cached.parent)
+        if vectors is not None and stored is not None and key is not None and stored != key:
+            raise CheckpointError(
+                f"cannot resume: {cached} was made from {_describe_key(stored)}, but this run passes "
+                f"{_describe_key(key)}; pass the same --vectors (or none, to use the run's copy), or use a new --out")
+        if vectors is not None and stored is None:
+            logger.warning(f"{cached} does not record which vectors made it: using it, not {vectors}")
+        return check_finite_vectors(load_word_vectors(cached), cached), f"{cached} (resumed run)"
+    if vectors is not None:
+        loaded = check_finite_vectors(load_word_vectors(vectors, limit=limit), vectors)
         log(f"loaded {len(loaded)} word vectors of size {loaded.vector_size} from {vectors}", quiet)
         return loaded, os.fspath(vectors)
     started = time.perf_counter()
@@ -138,7 +205,13 @@ def vectors_for(data: ClassifyData, vectors: str | os.PathLike | None, seed: int
         trained = train_vectors([tokenize(t) for t in texts], repeats=None, seed=seed)
         source = "word2vec on the training texts"
     log(f"trained {source}: {len(trained)} words, {time.perf_counter() - started:.1f}s", quiet)
-    return trained, source
+    return check_finite_vectors(trained, source), source
+
+
+def _describe_key(key: dict[str, Any]) -> str:
+    if "file" in key:
+        return f"{key['file']} ({key.get('bytes')} bytes, sha256 {str(key.get('sha256'))[:12]}...)"
+    return f"word2vec trained on {key.get('word2vec_on')} (seed {key.get('seed')})"
 
 
 # ------------------------------------------------------------------------------- features (task 70)

@@ -9,13 +9,17 @@ book's recipe exactly): at the book's constant lr 20 the raw weights bounce arou
 the average sits near its centre (RNNLM, 4 epochs: test perplexity ~137 raw, ~119 averaged).
 
 The run directory holds ``checkpoint.safetensors`` (resumable: every epoch, on Ctrl-C, and every
-``checkpoint_minutes``), ``model.safetensors`` (the best weights by validation perplexity, with the
-model config, vocabulary and text options), ``metrics.json`` and ``ppl.png``.
+``checkpoint_minutes``, 10 by default), ``model.safetensors`` (the best weights by validation
+perplexity, with the model config, vocabulary and text options), ``metrics.json`` and ``ppl.png``.
+Temporary files left there by a killed earlier run are removed at the start.
+
+A run whose loss runs away stops with :class:`~zeronlp.errors.TrainingDiverged` (NaN/inf, or the
+rule of :class:`~zeronlp.train.divergence.DivergenceGuard`) without saving the diverged weights; a
+perplexity too large for float64 is reported as ``inf`` with a warning, never as a clamped number.
 """
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -27,9 +31,11 @@ from ..data.ptb import load_ptb
 from ..data.textfiles import TextCorpus, get_tokenizer, load_text_corpus, read_lines
 from ..data.vocab import Vocabulary, match_case
 from ..errors import DataError, UsageError
-from ..models.rnnlm import MODELS, generate, load_lm, next_words, perplexity
+from ..models.rnnlm import MODELS, generate, load_lm, next_words, perplexity, perplexity_of
 from ..progress import logger
 from ..train import BPTTWindows, CarryState, EpochMetrics, Trainer, log, model_loss
+from ..train.checkpoint import fit_reporting_interrupts
+from ..train.divergence import DivergenceGuard
 from ..viz.plots import plot_curves
 
 # the book's settings (ch. 6): batch 20, bptt 35, SGD lr 20, clip 0.25; 4 / 40 epochs.
@@ -39,6 +45,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "better": dict(epochs=40, batch_size=20, bptt=35, lr=20.0, clip=0.25, average="ema", ema_decay=0.998),
 }
 AVERAGES = ("ema", "none")
+CHECKPOINT_MINUTES = 10.0  # mid-epoch checkpoints of a run with a run directory (None: this default)
 PTB_TEXT = {"tokenizer": "whitespace"}
 # words the book's generator never emits (number token, unknown word, dollar sign)
 SKIP_WORDS = ("N", "<unk>", "$")
@@ -122,15 +129,17 @@ def train(model: str = "rnnlm", *, train: str | os.PathLike | None = None, valid
     trainer = Trainer(
         net, optimizer, model_loss, max_grad_norm=config["clip"] or None,
         scheduler=optim.ReduceOnPlateau(optimizer, factor=0.25, patience=0), averaged=averaged,
-        callbacks=[CarryState(net), EpochMetrics(lambda _, row: {"train_perplexity": math.exp(min(row["loss"], 700))})],
+        callbacks=[CarryState(net), EpochMetrics(lambda _, row: {
+            "train_perplexity": perplexity_of(row["loss"], "train perplexity")})],
         monitor="valid_perplexity", mode="min", out_dir=out_dir, quiet=quiet, unit="tokens",
         meta={"config": net.config(), "vocab": corpus.vocab.to_dict(), "text": text}, config=config,
-        checkpoint_minutes=checkpoint_minutes)
+        checkpoint_minutes=(checkpoint_minutes or CHECKPOINT_MINUTES) if out_dir is not None else None,
+        divergence=DivergenceGuard())
 
     def validate(m: Any) -> dict[str, float]:
         return {"perplexity": perplexity(m, corpus.valid, eval_batch_size, config["bptt"])}
 
-    history = trainer.fit(batches, valid=validate, epochs=config["epochs"], resume=resume)
+    history = fit_reporting_interrupts(trainer, batches, validate, config["epochs"], resume)
     if not trainer.restore_best() and averaged is not None:
         averaged.copy_to_model()  # no run directory: the returned model holds the evaluated weights
     final: dict[str, Any] = {}
@@ -140,7 +149,7 @@ def train(model: str = "rnnlm", *, train: str | os.PathLike | None = None, valid
     else:
         log("no --test file: no test perplexity", quiet)
     trainer.write_metrics(final)
-    if out_dir is not None and history:
+    if out_dir is not None and history and trainer.comm.is_main:  # with MPI ranks, rank 0 writes
         plot_curves(history, ["train_perplexity", "valid_perplexity"], Path(out_dir) / "ppl.png",
                     ylabel="perplexity", title=f"{model} on {text['source']}", logy=True)
     return {"model": net, "vocab": corpus.vocab, "history": history,

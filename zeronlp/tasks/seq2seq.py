@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import backend, optim
+from .. import backend, distributed, optim
 from ..data.seq import LEVELS, SeqCodec, load_parallel, load_seq
 from ..data.textfiles import get_tokenizer
 from ..errors import CheckpointError, UsageError
@@ -41,12 +41,15 @@ from ..models.seq2seq_io import load_seq2seq, model_file
 from ..models.seq2seq_io import translate as translate_text
 from ..serialization import load
 from ..train import CHECKPOINT_NAME, EpochMetrics, MiniBatches, Trainer, log, model_loss, write_metrics
+from ..train.checkpoint import fit_reporting_interrupts
+from ..train.divergence import DivergenceGuard
 from ..viz.plots import plot_curves, plot_heatmap, plot_series
 
 SHIPPED = ("addition", "date")
 DEFAULT_HIDDEN = {"addition": 128, "date": 256}
 USER_HIDDEN = 128
 VALID_FRACTION = 0.1
+CHECKPOINT_MINUTES = 10.0  # mid-epoch checkpoints of a run with a run directory (None: this default)
 COMPARE_VARIANTS = (("baseline", "base", False), ("reversed", "base", True), ("reversed + peeky", "peeky", True))
 PathLike = str | os.PathLike
 
@@ -72,7 +75,7 @@ class Seq2SeqData:
         """The same data with the sources reversed (``reverse=True``) or as written."""
         if reverse == self.codec.reverse:
             return self
-        codec = SeqCodec.from_config(self.codec.to_config() | {"reverse": reverse}, self.codec.symbols)
+        codec = SeqCodec.from_config(self.codec.to_config() | {"reverse": bool(reverse)}, self.codec.symbols)
 
         def flip(pair: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray] | None:
             return None if pair is None else (np.ascontiguousarray(pair[0][:, ::-1]), pair[1])
@@ -220,9 +223,10 @@ def train(data: str | None = None, model: str = "base", reverse: bool = False, *
     trainer = Trainer(net, optimizer, model_loss, batch_size=batch_size, max_grad_norm=max_grad_norm,
                       callbacks=callbacks, monitor=monitor, mode="max", out_dir=out, quiet=quiet, unit="tokens",
                       meta={"config": model_config, "vocab": codec.symbols}, config=run_config,
-                      checkpoint_minutes=checkpoint_minutes)
-    history = trainer.fit(MiniBatches(*prepared.train, batch_size=batch_size), valid=per_epoch, epochs=epochs,
-                          resume=resume)
+                      checkpoint_minutes=(checkpoint_minutes or CHECKPOINT_MINUTES) if out is not None else None,
+                      divergence=DivergenceGuard())
+    history = fit_reporting_interrupts(trainer, MiniBatches(*prepared.train, batch_size=batch_size), per_epoch,
+                                       epochs, resume)
     accuracy_key = f"{prepared.per_epoch_split}_accuracy"
     final: dict[str, Any] = {"train_loss": history[-1]["loss"]}
     if shipped:
@@ -237,7 +241,7 @@ def train(data: str | None = None, model: str = "base", reverse: bool = False, *
             final |= {"test_accuracy": scores["accuracy"], "test_loss": scores["loss"]}
             log(f"test accuracy {scores['accuracy'] * 100:.2f}% (exact match; weights of {which})", quiet)
     trainer.write_metrics(final)
-    if out is not None:
+    if out is not None and trainer.comm.is_main:  # with MPI ranks, rank 0 writes
         title = f"{Path(prepared.name).name}: {variant_name(model, reverse, bidirectional)}"
         plot_curves(history, [accuracy_key], out / "accuracy.png",
                     ylabel=f"{prepared.per_epoch_split} accuracy (exact match)", title=title)
@@ -330,7 +334,7 @@ def compare(data: str | None = None, *, train: PathLike | None = None, valid: Pa
         history += [row | {"variant": key} for row in result["history"]]
     config = {"data": prepared.name, "variants": [list(v) for v in variants], "max_train": max_train,
               "max_test": max_test, **settings}
-    if out is not None:
+    if out is not None and distributed.init().is_main:
         plot_series(series, out / "compare.png", xlabel="epoch", ylabel=f"{split} accuracy (exact match)",
                     title=f"seq2seq on {Path(prepared.name).name}")
         write_metrics(out, config, history, final)

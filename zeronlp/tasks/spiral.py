@@ -35,7 +35,7 @@ def train(classes: int = 3, hidden: int = 10, epochs: int = 300, lr: float = 1.0
     final = {"train_loss": train_eval["loss"], "train_accuracy": train_eval["accuracy"],
              "test_loss": test_eval["loss"], "test_accuracy": test_eval["accuracy"]}
     trainer.write_metrics(final)
-    if out_dir is not None:
+    if out_dir is not None and trainer.comm.is_main:  # with MPI ranks, rank 0 writes
         out = Path(out_dir)
         plot_curves(history, ["loss"], out / "loss.png", ylabel="loss", title="spiral: training loss")
         plot_decision_boundary(lambda grid: model.predict(grid), x, t, out / "decision_boundary.png",

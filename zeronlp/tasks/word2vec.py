@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import backend, optim
+from .. import backend, distributed, optim
 from ..data.ptb import load_ptb_sentences
 from ..data.textfiles import get_tokenizer, read_lines
 from ..data.vocab import Vocabulary
@@ -127,7 +127,7 @@ def train(method: str = "cbow", corpus: str | os.PathLike = "ptb", *, dim: int =
     metrics, sections = evaluate_all(vectors)
     final = {f"test_{k}" if k.startswith(("analogy", "wordsim", "simlex")) else k: v for k, v in metrics.items()}
     final.update(train_seconds=seconds, words_per_second=words_per_second, vocab_size=len(vectors))
-    if out is not None:
+    if out is not None and distributed.init().is_main:  # with MPI ranks, rank 0 writes
         out.mkdir(parents=True, exist_ok=True)
         vectors.save(out / VECTORS_FILE)
         vectors.save_word2vec_format(out / "vectors.txt")

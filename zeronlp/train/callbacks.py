@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import backend
+from .. import backend, distributed
 from ..autograd import Tensor
 from ..errors import CheckpointError
 
@@ -21,22 +21,27 @@ class CarryState:
     is reset at the start of every epoch and saved with mid-epoch checkpoints.
 
     The model carries the (detached) state from one window to the next itself; see
-    :class:`~zeronlp.models.RNNLM`.
+    :class:`~zeronlp.models.RNNLM`. With several ranks (``comm``, default the run's communicator) each
+    rank carries the state of its block of the streams; a checkpoint holds the states of all streams
+    in order, and loading gives each rank its block again, for any number of ranks.
     """
 
-    def __init__(self, model: Any):
+    def __init__(self, model: Any, comm: distributed.Communicator | None = None):
         if not hasattr(model, "reset_state") or not hasattr(model, "state"):
             raise TypeError(f"CarryState needs a stateful model (reset_state() and .state); got {type(model).__name__}")
         self.model = model
+        self.comm = comm if comm is not None else distributed.init()
 
     def on_epoch_start(self, trainer: Any) -> None:
         self.model.reset_state()
 
     def state_dict(self) -> dict[str, Any]:
         state = self.model.state
-        if state is None:
-            return {}
-        return {"state": [backend.to_numpy(t.data).copy() for t in state]}
+        local = None if state is None else [backend.to_numpy(t.data).copy() for t in state]
+        if self.comm.size > 1:  # every rank's streams, in rank order (a collective: all ranks call it)
+            blocks = [b for b in self.comm.allgather(local) if b is not None]
+            local = [np.concatenate(parts, axis=1) for parts in zip(*blocks)] if blocks else None
+        return {} if local is None else {"state": local}
 
     def load_state_dict(self, saved: dict[str, Any]) -> None:
         arrays = saved.get("state")
@@ -47,6 +52,9 @@ class CarryState:
         if len(current) != 2 or any(a.ndim != 3 for a in current):
             raise CheckpointError(f"CarryState: a saved hidden state must be two (layers, batch, hidden) arrays, "
                                   f"got shapes {[a.shape for a in current]}")
+        if self.comm.size > 1:
+            start, stop = self.comm.shard_range(current[0].shape[1])
+            current = [a[:, start:stop] for a in current]
         xp = backend.xp()
         self.model.state = tuple(Tensor(xp.asarray(a, dtype=backend.get_default_dtype())) for a in current)
 

@@ -15,6 +15,17 @@ It keeps a progress bar, per-epoch evaluation and history, a checkpoint every ep
 the position inside the epoch) and optionally every N steps or minutes, exact resume, the best model
 (``model.safetensors``), ``metrics.json`` after every epoch, and stops with
 :class:`~zeronlp.errors.TrainingDiverged` on a NaN/inf loss, leaving the last good checkpoint intact.
+
+**Data parallel** (under ``mpirun -n N``, see :mod:`zeronlp.distributed`): every rank runs the same
+loop on a replica of the model. Each global batch (``batch_size`` rows, or ``batch_size`` BPTT streams)
+is split into contiguous blocks, one per rank; the gradients are averaged over the ranks, weighted by
+each block's targets, between ``backward()`` and the step, so N ranks make the update one process makes
+with the whole batch. The loss, the NaN check, Ctrl-C and timed checkpoints are agreed in the same
+reduction; evaluation on arrays is split and summed, a ``valid(model)`` function runs on rank 0 and
+its result goes to all. Rank 0 alone writes files and shows progress; a checkpoint holds the whole
+state (the carried hidden state of all streams included), so ``resume`` works with any number of
+ranks. An exception on one rank ends the whole job (``MPI_Abort``) instead of leaving the others
+waiting. With one process none of this runs: the loop is the single-process loop, unchanged.
 """
 
 from __future__ import annotations
@@ -31,16 +42,17 @@ from typing import Any
 
 import numpy as np
 
-from .. import backend
+from .. import backend, distributed
 from .. import functional as F
 from ..autograd import no_grad
 from ..errors import CheckpointError, TrainingDiverged, UsageError
-from ..fileio import atomic_path
+from ..fileio import atomic_path, clean_stale_temp_files
 from ..optim import ReduceOnPlateau, clip_grad_norm_
 from ..progress import log, progress
 from ..serialization import CHECKPOINT_FILE, MODEL_FILE, load, save
 from .batches import BatchSource, MiniBatches, check_aligned
 from .checkpoint import apply_checkpoint, load_checkpoint, save_checkpoint
+from .divergence import DivergenceGuard
 from .metrics import accuracy, write_metrics
 
 CHECKPOINT_NAME = CHECKPOINT_FILE
@@ -58,6 +70,12 @@ def classification_loss(model: Any, batch: Sequence[Any]) -> Any:
 def model_loss(model: Any, batch: Sequence[Any]) -> Any:
     """``model.loss(*batch)``: for models that compute their own (fused) loss."""
     return model.loss(*batch)
+
+
+def _collective(error: BaseException) -> BaseException:
+    """Mark an exception that every rank raises at the same point (no need to abort the job)."""
+    error.collective = True  # type: ignore[attr-defined]
+    return error
 
 
 def _to_device(array: Any) -> Any:
@@ -102,6 +120,10 @@ class Trainer:
     ``metrics.json`` go (nothing is written without it). ``meta``: JSON-able dict stored in both
     files (model config, vocabulary, labels) so a loader can rebuild the model; on resume its
     ``"config"`` must equal the checkpoint's. ``config``: the run's settings for ``metrics.json``.
+    ``divergence``: a :class:`~zeronlp.train.divergence.DivergenceGuard` that also stops a run whose
+    finite loss runs away (checked on each step's loss before the update).
+    ``comm``: the ranks to train with (default :func:`zeronlp.distributed.init`: all the ranks of an
+    ``mpirun`` job, else this process alone); ``batch_size`` is the global batch.
     """
 
     def __init__(self, model: Any, optimizer: Any, loss_fn: Callable[[Any, Sequence[Any]], Any] | None = None, *,
@@ -111,7 +133,8 @@ class Trainer:
                  config: dict[str, Any] | None = None, quiet: bool = False,
                  score_fn: Callable[[Any, Any], float] | None = accuracy, checkpoint_steps: int | None = None,
                  checkpoint_minutes: float | None = None, keep_epoch_checkpoints: bool = False,
-                 unit: str = "examples"):
+                 unit: str = "examples", comm: distributed.Communicator | None = None,
+                 divergence: DivergenceGuard | None = None):
         if batch_size < 1:
             raise UsageError(f"batch_size must be positive, got {batch_size}")
         if mode not in ("min", "max"):
@@ -132,7 +155,9 @@ class Trainer:
         clashes = sorted(set(self.meta) & RESERVED_KEYS)
         if clashes:
             raise UsageError(f"Trainer: meta keys {clashes} are reserved for the checkpoint's own fields")
-        self.quiet, self.score_fn, self.unit = quiet, score_fn, unit
+        self.comm = comm if comm is not None else distributed.init()
+        self._distributed = self.comm.size > 1
+        self.quiet, self.score_fn, self.unit = quiet or not self.comm.is_main, score_fn, unit
         self.checkpoint_steps, self.checkpoint_minutes = checkpoint_steps, checkpoint_minutes
         self.keep_epoch_checkpoints = keep_epoch_checkpoints
         self.history: list[dict[str, Any]] = []
@@ -142,7 +167,14 @@ class Trainer:
         self.best: float | None = None
         self.best_epoch = 0
         self._sums = [0.0, 0.0, 0.0]  # loss * weight, weight, seconds of the current epoch so far
+        self._step_flags: Any = tuple  # with several ranks: flags to reduce with a step, then their sums
         self._params = model.parameters()
+        # NaN/inf always stops a run; ``divergence`` adds a rule for a loss that runs away while finite
+        self.divergence = divergence
+        if divergence is not None and divergence.checkpoint is None and self.checkpoint_path is not None:
+            divergence.checkpoint = self.checkpoint_path  # named in its error once it exists
+        if divergence is not None:
+            self.callbacks.append(self.divergence)
 
     # ---- paths -------------------------------------------------------------------------------
     @property
@@ -155,26 +187,68 @@ class Trainer:
 
     # ---- one step / one evaluation -----------------------------------------------------------
     def train_step(self, batch: Sequence[Any]) -> float:
-        """One optimizer step on ``batch``; returns the loss (raises TrainingDiverged if not finite)."""
+        """One optimizer step on ``batch``; returns the loss (raises TrainingDiverged if not finite).
+
+        With several ranks ``batch`` is the global batch (the same on every rank), each rank trains on
+        its block of it and the returned loss is the whole batch's.
+        """
+        if self._distributed:
+            value, self._step_flags = self._distributed_step(batch, self._step_flags)
+            return value
         self.model.train()
         batch = tuple(_to_device(a) for a in batch)
         loss = self.loss_fn(self.model, batch)
         value = float(loss.data)
         if not math.isfinite(value):
-            kept = (f"; the last good checkpoint is kept at {self.checkpoint_path}"
-                    if self.checkpoint_path is not None and self.checkpoint_path.is_file() else "")
-            raise TrainingDiverged(
-                f"the loss became {value} at epoch {self.epoch + 1}, batch {self.position + 1}; stopped without "
-                f"saving{kept}. Try a smaller learning rate or gradient clipping."
-            )
+            raise self._diverged(value)
+        if self.divergence is not None:
+            self.divergence.observe(value)  # before the update: diverged weights are never stepped into
         self.optimizer.zero_grad()
         loss.backward()
+        self._update()
+        return value
+
+    def _diverged(self, value: float) -> TrainingDiverged:
+        kept = (f"; the last good checkpoint is kept at {self.checkpoint_path}"
+                if self.checkpoint_path is not None and self.checkpoint_path.is_file() else "")
+        return TrainingDiverged(
+            f"the loss became {value} at epoch {self.epoch + 1}, batch {self.position + 1}; stopped without "
+            f"saving{kept}. Try a smaller learning rate or gradient clipping.")
+
+    def _distributed_step(self, batch: Sequence[Any], flags: Any = tuple) -> tuple[float, np.ndarray]:
+        """This rank's block of the global ``batch``: forward, backward, then one reduction of the
+        gradients (weighted by the block's targets), the loss and ``flags()`` (read after backward);
+        returns the whole batch's loss and the flags summed over the ranks."""
+        self.model.train()
+        local = tuple(_to_device(self.comm.shard(a)) for a in batch)
+        weight = int(np.size(local[-1]))
+        self.optimizer.zero_grad()
+        value = 0.0
+        if weight:  # a rank whose block is empty (a last batch smaller than the ranks) adds nothing
+            loss = self.loss_fn(self.model, local)
+            value = float(loss.data)
+            loss.backward()
+        totals = self.comm.allreduce_gradients(self._params, weight,
+                                               (value * weight, *(flags() if callable(flags) else ())))
+        value = float(totals[1] / totals[0]) if totals[0] > 0 else float("nan")
+        if not math.isfinite(value):
+            self.optimizer.zero_grad()
+            raise _collective(self._diverged(value))
+        if self.divergence is not None:
+            try:  # every rank sees the same global loss, so all raise together
+                self.divergence.observe(value)
+            except TrainingDiverged:
+                self.optimizer.zero_grad()
+                raise
+        self._update()
+        return value, totals[2:]
+
+    def _update(self) -> None:
         if self.max_grad_norm is not None:
             clip_grad_norm_(self._params, self.max_grad_norm)
         self.optimizer.step()
         if self.averaged is not None:
             self.averaged.update_parameters()
-        return value
 
     def evaluated_weights(self) -> Any:
         """Context in which the model holds the weights that are evaluated and kept (the average, if any)."""
@@ -189,12 +263,23 @@ class Trainer:
         try:
             with no_grad():
                 if callable(data):
-                    return {k: float(v) for k, v in data(self.model).items()}
+                    return self.comm.run_on_main(lambda: {k: float(v) for k, v in data(self.model).items()})
                 return self._evaluate_arrays(check_aligned("evaluate", data), batch_size)
         finally:
             self.model.train(was_training)
 
     def _evaluate_arrays(self, arrays: tuple[Any, ...], batch_size: int | None) -> dict[str, float]:
+        if self._distributed:  # each rank its block of the rows, then the sums over the ranks
+            local = self._evaluate_sums(tuple(self.comm.shard(a) for a in arrays), batch_size)
+            total_loss, total_score, count = self.comm.allreduce(local)
+        else:
+            total_loss, total_score, count = self._evaluate_sums(arrays, batch_size)
+        result = {"loss": total_loss / count}
+        if self.score_fn is not None:
+            result[getattr(self.score_fn, "__name__", "score")] = total_score / count
+        return result
+
+    def _evaluate_sums(self, arrays: tuple[Any, ...], batch_size: int | None) -> tuple[float, float, int]:
         batch_size = batch_size or max(self.batch_size, 256)
         total_loss, total_score, count = 0.0, 0.0, 0
         for start in range(0, len(arrays[0]), batch_size):
@@ -209,10 +294,7 @@ class Trainer:
             if self.score_fn is not None:
                 total_score += self.score_fn(out, batch[-1]) * n
             count += n
-        result = {"loss": total_loss / count}
-        if self.score_fn is not None:
-            result[getattr(self.score_fn, "__name__", "score")] = total_score / count
-        return result
+        return total_loss, total_score, count
 
     # ---- checkpoints -------------------------------------------------------------------------
     def state(self, batches: BatchSource | None = None) -> dict[str, Any]:
@@ -232,20 +314,25 @@ class Trainer:
         return record
 
     def save(self, batches: BatchSource | None = None) -> None:
-        """Write the resumable checkpoint (atomically); a no-op without ``out_dir``."""
-        if self.checkpoint_path is None:
+        """Write the resumable checkpoint (atomically); a no-op without ``out_dir``.
+
+        With several ranks every rank must call it (the state of all ranks is gathered); rank 0 writes.
+        """
+        if self.checkpoint_path is None and not self._distributed:
+            return
+        record = self.state(batches)
+        if self.checkpoint_path is None or not self.comm.is_main:
             return
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        save_checkpoint(self.checkpoint_path, self.model, self.optimizer, **self.state(batches))
+        save_checkpoint(self.checkpoint_path, self.model, self.optimizer, **record)
 
     def load(self, path: str | Path | None = None, batches: BatchSource | None = None) -> dict[str, Any]:
-        """Restore model, optimizer, RNG and loop state from a checkpoint written by :meth:`save`."""
+        """Restore model, optimizer, RNG and loop state from a checkpoint written by :meth:`save`.
+
+        With several ranks rank 0 reads the file and sends it to the others (they need no access to it).
+        """
         path = Path(path) if path is not None else self.checkpoint_path
-        if path is None or not path.is_file():
-            raise CheckpointError(f"cannot resume: no checkpoint at {path}")
-        record = load(path)
-        if not isinstance(record, dict) or "epoch" not in record:
-            raise CheckpointError(f"cannot resume: {path} is not a training checkpoint")
+        record = self.comm.run_on_main(lambda: _read_checkpoint(path))
         saved_config = record.get("config")
         if "config" in self.meta and saved_config != self.meta["config"]:
             raise CheckpointError(f"cannot resume: {path} holds a model with config {saved_config}, "
@@ -271,22 +358,32 @@ class Trainer:
         return record
 
     def _save_best(self, row: dict[str, Any]) -> None:
-        if self.best_model_path is None:
+        if self.best_model_path is None or not self.comm.is_main:
             return
         with self.evaluated_weights():
             save({"model": dict(self.model.state_dict()), **self.meta, "epoch": self.epoch,
                   "metric": {self.monitor: row[self.monitor]}}, self.best_model_path)
 
     def restore_best(self) -> bool:
-        """Load the best model's weights (``model.safetensors``) into the model; False if there is none."""
+        """Load the best model's weights (``model.safetensors``) into the model; False if there is none.
+        With several ranks rank 0 reads the file and sends the weights to the others."""
+        if not self._distributed:
+            return self._load_best()
+        found = self.comm.run_on_main(self._load_best)
+        if found:
+            self.comm.broadcast_parameters(self.model)
+        return found
+
+    def _load_best(self) -> bool:
         if self.best_model_path is None or not self.best_model_path.is_file():
             return False
         load_checkpoint(self.best_model_path, self.model, restore_rng=False)
         return True
 
     def write_metrics(self, final: dict[str, Any] | None = None) -> Path | None:
-        """``out_dir/metrics.json``: config, history so far, and ``final`` (plus the best monitored value)."""
-        if self.out_dir is None:
+        """``out_dir/metrics.json``: config, history so far, and ``final`` (plus the best monitored value).
+        Only rank 0 writes it (None on the others)."""
+        if self.out_dir is None or not self.comm.is_main:
             return None
         summary: dict[str, Any] = {"epochs": len(self.history)}
         if self.monitor is not None and self.best is not None:
@@ -300,28 +397,59 @@ class Trainer:
         """Train until ``epochs`` epochs are done in total (counting those of a resumed run)."""
         if int(epochs) != epochs or epochs < 1:
             raise UsageError(f"epochs must be a positive integer, got {epochs!r}")
+        if self.out_dir is not None and self.comm.is_main:
+            for stale in clean_stale_temp_files(self.out_dir):
+                log(f"removed {stale}, left by an earlier run that was killed while writing", self.quiet)
         batches = train if hasattr(train, "batch") else MiniBatches(*train, batch_size=self.batch_size)
         if valid is not None and not callable(valid):
             valid = check_aligned("valid", valid)
         if valid is not None and self.monitor is None:
             self.monitor = "valid_loss"
+        if not self._distributed:
+            self._fit(batches, valid, epochs, resume)
+            return self.history
+        try:
+            self._fit(batches, valid, epochs, resume)
+        except BaseException as err:
+            if not (getattr(err, "collective", False) or isinstance(err, TrainingDiverged)):
+                # raised on this rank alone while the others may wait for it in a collective: end the job
+                distributed.abort_on_exception(self.comm, err)
+            raise
+        return self.history
+
+    def _fit(self, batches: BatchSource, valid: Any, epochs: int, resume: bool) -> None:
         if resume:
             self.load(batches=batches)
             log(f"resumed from {self.checkpoint_path} after epoch {self.epoch}"
                 + (f", batch {self.position}" if self.position else ""), self.quiet)
+        if self._distributed:
+            self._start_replicas()
         with _DeferredInterrupt() as interrupt:
             while self.epoch < epochs:
                 self._train_epoch(batches, epochs, interrupt)
                 self._end_epoch(valid, epochs)
-                if interrupt.requested and self.epoch < epochs:  # Ctrl-C during the evaluation
+                requested = self.comm.any(interrupt.requested) if self._distributed else interrupt.requested
+                if requested and self.epoch < epochs:  # Ctrl-C during the evaluation
                     log(f"interrupted after epoch {self.epoch}; saved {self.checkpoint_path} (continue with --resume)",
                         self.quiet)
-                    raise KeyboardInterrupt
-        return self.history
+                    raise _collective(KeyboardInterrupt())
+
+    def _start_replicas(self) -> None:
+        """Every rank starts from rank 0's weights (and weight average); dropout masks differ between
+        ranks (each rank's device Generator jumps ahead by its rank), as they would between the rows
+        of one process's batch."""
+        self.comm.broadcast_parameters(self.model)
+        if self.averaged is not None and hasattr(self.averaged, "averages"):
+            self.comm.broadcast_arrays(self.averaged.averages)
+        rng = backend.get_rng()
+        if self.comm.rank and isinstance(rng, np.random.Generator) and hasattr(rng.bit_generator, "jumped"):
+            rng.bit_generator.state = rng.bit_generator.jumped(self.comm.rank).state
 
     def _train_epoch(self, batches: BatchSource, epochs: int, interrupt: _DeferredInterrupt) -> None:
         if self.position == 0:
             batches.start_epoch(backend.get_host_rng())
+            if self._distributed:  # one order for all ranks, whatever else drew from their Generators
+                batches.load_state_dict(self.comm.bcast(batches.state_dict()))
             for callback in self.callbacks:
                 if hasattr(callback, "on_epoch_start"):
                     callback.on_epoch_start(self)
@@ -333,7 +461,14 @@ class Trainer:
         try:
             for index in bar:
                 batch = batches.batch(index)
+                if self._distributed:  # Ctrl-C and a timed checkpoint on any rank count for all: the
+                    # flags ride in the step's gradient reduction (read after backward)
+                    self._step_flags = lambda since=last_save: (
+                        float(interrupt.requested), float(self._minutes_due(time.perf_counter() - since)))
                 value = self.train_step(batch)
+                stop = timed = False
+                if self._distributed:
+                    stop, timed = self._step_flags[0] > 0, self._step_flags[1] > 0
                 weight = _batch_weight(batch)
                 self._sums[0] += value * weight
                 self._sums[1] += weight
@@ -342,15 +477,20 @@ class Trainer:
                     seconds = self._sums[2] + time.perf_counter() - started
                     bar.set_postfix_str(f"loss {self._sums[0] / self._sums[1]:.4f}  "
                                         f"{self._sums[1] / max(seconds, 1e-9):,.0f} {self.unit}/s")
-                if interrupt.requested:
+                if stop:
+                    raise _collective(KeyboardInterrupt())
+                if interrupt.requested and not self._distributed:
                     raise KeyboardInterrupt
                 now = time.perf_counter()
-                if self._periodic_save_due(now - last_save) and self.position < total:
+                due = self._steps_due() or timed if self._distributed else self._periodic_save_due(now - last_save)
+                if due and self.position < total:
                     self._sums[2] += now - started
                     started = last_save = now
                     self.save(batches)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as err:
             bar.close()
+            if self._distributed and not getattr(err, "collective", False):
+                raise  # a second Ctrl-C on one rank: no collective save, the job ends
             self._sums[2] += time.perf_counter() - started
             self.save(batches)
             if self.checkpoint_path is not None:
@@ -361,8 +501,12 @@ class Trainer:
         self._sums[2] += time.perf_counter() - started
 
     def _periodic_save_due(self, seconds_since_save: float) -> bool:
-        if self.checkpoint_steps is not None and self.global_step % self.checkpoint_steps == 0:
-            return True
+        return self._steps_due() or self._minutes_due(seconds_since_save)
+
+    def _steps_due(self) -> bool:
+        return self.checkpoint_steps is not None and self.global_step % self.checkpoint_steps == 0
+
+    def _minutes_due(self, seconds_since_save: float) -> bool:
         return self.checkpoint_minutes is not None and seconds_since_save >= 60 * self.checkpoint_minutes
 
     def _improved(self, value: float) -> bool:
@@ -395,10 +539,19 @@ class Trainer:
         elif self.scheduler is not None:
             self.scheduler.step()
         self.save()
-        if self.keep_epoch_checkpoints and self.checkpoint_path is not None:
+        if self.keep_epoch_checkpoints and self.checkpoint_path is not None and self.comm.is_main:
             with atomic_path(self.out_dir / "checkpoints" / f"epoch_{self.epoch:03d}.safetensors") as tmp:
                 shutil.copyfile(self.checkpoint_path, tmp)
         self.write_metrics()
         log(f"epoch {self.epoch}/{epochs}  " + "  ".join(
             f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items() if k != "epoch"),
             self.quiet)
+
+
+def _read_checkpoint(path: Path | None) -> dict[str, Any]:
+    if path is None or not path.is_file():
+        raise CheckpointError(f"cannot resume: no checkpoint at {path}")
+    record = load(path)
+    if not isinstance(record, dict) or "epoch" not in record:
+        raise CheckpointError(f"cannot resume: {path} is not a training checkpoint")
+    return record

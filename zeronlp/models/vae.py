@@ -1,0 +1,309 @@
+"""Sentence VAE (Bowman et al. 2016, "Generating Sentences from a Continuous Space").
+
+An LSTM encoder reads a sentence x and gives a diagonal Gaussian ``q(z|x) = N(mu, diag(sigma^2))``
+(``mu`` and ``log sigma^2`` from two Linear layers on its last state); ``z = mu + sigma * eps``,
+``eps ~ N(0, I)`` drawn from the backend's Generator (the reparameterisation trick, so gradients
+reach mu and sigma); an LSTM decoder starts from ``h_0 = W z + b`` and reads the sentence shifted
+right. Training minimises the negative ELBO per sentence::
+
+    L = -E_q[log p(x|z)] + beta * KL(q(z|x) || N(0, I)),   KL = -1/2 sum_j (1 + log s_j^2 - m_j^2 - s_j^2)
+
+With a strong decoder the KL term collapses to 0 (z is ignored); the paper's two remedies are here:
+**KL annealing** (``beta`` grows from 0 to 1 along the training steps, :class:`KLAnnealing`) and
+**word dropout** (decoder inputs replaced by ``<unk>`` with probability ``word_dropout``, so the
+decoder must lean on z). In eval mode the loss is the true bound (``beta = 1``, no word dropout).
+
+Batches are ``tokens (N, T)``: ``bos w_1 ... w_n eos pad ...``. The shared pieces
+(:func:`gaussian_kl`, :func:`reparameterize`, :class:`KLAnnealing`, :func:`word_dropout`) also
+serve VHRED (:mod:`.hred`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Any
+
+import numpy as np
+
+from .. import backend, nn
+from .. import functional as F
+from ..autograd import Tensor, no_grad
+
+# ---------------------------------------------------------------------------- shared pieces
+
+
+def gaussian_kl(mu: Any, logvar: Any, prior_mu: Any = None, prior_logvar: Any = None) -> Tensor:
+    """``KL(N(mu, e^logvar) || N(prior_mu, e^prior_logvar))`` summed over the last axis, per row.
+
+    Against the standard normal (no prior given): ``-1/2 sum(1 + logvar - mu^2 - e^logvar)``;
+    against a diagonal Gaussian prior: ``1/2 sum(lv_p - lv_q + (e^lv_q + (mu_q - mu_p)^2) / e^lv_p - 1)``.
+    """
+    if prior_mu is None and prior_logvar is None:
+        return -0.5 * F.sum(1.0 + logvar - mu * mu - F.exp(logvar), axis=-1)
+    if prior_mu is None or prior_logvar is None:
+        raise ValueError("gaussian_kl: give both prior_mu and prior_logvar, or neither")
+    diff = mu - prior_mu
+    return 0.5 * F.sum(prior_logvar - logvar + (F.exp(logvar) + diff * diff) * F.exp(-prior_logvar) - 1.0, axis=-1)
+
+
+def reparameterize(mu: Tensor, logvar: Tensor) -> Tensor:
+    """``z = mu + exp(logvar / 2) * eps`` with ``eps ~ N(0, I)`` from the backend's Generator."""
+    eps = backend.get_rng().standard_normal(mu.shape).astype(mu.dtype)
+    return mu + F.exp(0.5 * logvar) * eps
+
+
+def word_dropout(ids: Any, p: float, unk_id: int, keep: Any = None) -> Any:
+    """``ids`` with each position replaced by ``unk_id`` with probability ``p`` (never where ``keep``)."""
+    if p <= 0:
+        return ids
+    xp = backend.get_array_module(ids)
+    drop = backend.get_rng().random(ids.shape) < p
+    if keep is not None:
+        drop &= ~keep
+    return xp.where(drop, unk_id, ids)
+
+
+class KLAnnealing:
+    """The KL weight ``beta`` as a function of the training step (Bowman et al.'s KL cost annealing).
+
+    ``kind="logistic"``: ``beta = 1 / (1 + exp(-k (step - x0)))`` (the paper's); ``"linear"``:
+    ``beta = min(1, step / x0)``; ``"constant"``: ``beta = max_beta`` always (no annealing: shows the
+    collapse). Scaled by ``max_beta``. The model calls :meth:`step` once per training loss; the object
+    has ``state_dict``/``load_state_dict``, so passing it in the Trainer's ``callbacks`` saves and
+    resumes the position exactly.
+    """
+
+    def __init__(self, kind: str = "logistic", x0: int = 2500, k: float = 0.0025, max_beta: float = 1.0):
+        if kind not in ("logistic", "linear", "constant"):
+            raise ValueError(f"KLAnnealing: kind must be 'logistic', 'linear' or 'constant', got {kind!r}")
+        if x0 < 0 or k <= 0 or max_beta < 0:
+            raise ValueError(f"KLAnnealing: need x0 >= 0, k > 0 and max_beta >= 0, got {x0}, {k}, {max_beta}")
+        self.kind, self.x0, self.k, self.max_beta = kind, x0, k, max_beta
+        self.steps = 0
+
+    def __call__(self, step: int | None = None) -> float:
+        step = self.steps if step is None else step
+        if self.kind == "constant":
+            return self.max_beta
+        if self.kind == "linear":
+            return self.max_beta * (min(1.0, step / self.x0) if self.x0 else 1.0)
+        return self.max_beta / (1.0 + math.exp(-self.k * (step - self.x0)))
+
+    @property
+    def beta(self) -> float:
+        return self(self.steps)
+
+    def step(self) -> float:
+        """Advance one training step; returns the beta to use for it."""
+        beta = self(self.steps)
+        self.steps += 1
+        return beta
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"steps": self.steps}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.steps = int(state.get("steps", 0))
+
+    def __repr__(self) -> str:
+        return (f"KLAnnealing(kind={self.kind!r}, x0={self.x0}, k={self.k}, max_beta={self.max_beta}, "
+                f"steps={self.steps})")
+
+
+def lengths_of(tokens: Any, pad_id: int) -> Any:
+    """The number of non-pad positions of each row of ``tokens (N, T)`` (pads only at the end)."""
+    return (tokens != pad_id).sum(axis=1)
+
+
+def last_states(hs: Tensor, lengths: Any) -> Tensor:
+    """``hs[i, lengths[i] - 1]`` for each row: the encoder state after the last real token ``(N, H)``."""
+    xp = backend.get_array_module(hs.data)
+    index = xp.maximum(xp.asarray(lengths) - 1, 0)
+    return hs[xp.arange(hs.shape[0]), index]
+
+
+@contextlib.contextmanager
+def inference(model: nn.Module):
+    """Eval mode and no gradients, restoring the model's mode afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            yield
+    finally:
+        model.train(was_training)
+
+
+def greedy_or_sample(logits: Any, temperature: float, rng: Any) -> Any:
+    """Next ids from logits ``(N, V)``: argmax when ``temperature == 0``, else a softmax(logits / T) draw."""
+    xp = backend.get_array_module(logits)
+    if temperature == 0:
+        return logits.argmax(axis=-1)
+    z = logits.astype(np.float64) / temperature
+    p = xp.exp(z - z.max(axis=-1, keepdims=True))
+    cdf = xp.cumsum(p / p.sum(axis=-1, keepdims=True), axis=-1)
+    u = xp.asarray(rng.random((logits.shape[0], 1)))
+    return xp.minimum((cdf < u).sum(axis=-1), logits.shape[-1] - 1)
+
+
+# ---------------------------------------------------------------------------- the model
+
+
+class SentenceVAE(nn.Module):
+    """Bowman et al.'s sentence VAE: LSTM encoder -> (mu, log sigma^2) -> z -> LSTM decoder.
+
+    ``loss(tokens)`` is the annealed negative ELBO per sentence (see the module docstring);
+    ``elbo_terms(tokens)`` gives its parts as floats; ``last_terms`` holds those of the last
+    ``loss`` call (``nll``, ``kl``, ``beta``, ``tokens``, summed over the batch). ``sample(n)`` decodes
+    from ``z ~ N(0, I)``, ``interpolate(a, b)`` from points on the line between two sentences'
+    posterior means.
+    """
+
+    kind = "vae"
+
+    def __init__(self, vocab_size: int, embed_size: int = 64, hidden_size: int = 128, latent_size: int = 16,
+                 word_dropout: float = 0.25, bos_id: int = 1, eos_id: int = 2, pad_id: int = 0, unk_id: int = 3,
+                 annealing: KLAnnealing | None = None):
+        super().__init__()
+        if not 0 <= word_dropout <= 1:
+            raise ValueError(f"SentenceVAE: word_dropout must be in [0, 1], got {word_dropout}")
+        self.vocab_size, self.embed_size, self.hidden_size = vocab_size, embed_size, hidden_size
+        self.latent_size, self.word_dropout = latent_size, word_dropout
+        self.bos_id, self.eos_id, self.pad_id, self.unk_id = bos_id, eos_id, pad_id, unk_id
+        self.annealing = annealing if annealing is not None else KLAnnealing()
+        self.embed = nn.Embedding(vocab_size, embed_size, padding_idx=pad_id)
+        self.encoder = nn.LSTM(embed_size, hidden_size)
+        self.to_mu = nn.Linear(hidden_size, latent_size)
+        self.to_logvar = nn.Linear(hidden_size, latent_size)
+        self.latent_to_hidden = nn.Linear(latent_size, hidden_size)
+        self.decoder = nn.LSTM(embed_size, hidden_size)
+        self.output = nn.Linear(hidden_size, vocab_size)
+        self.last_terms: dict[str, float] = {}
+
+    def config(self) -> dict[str, Any]:
+        return {"model": self.kind, "vocab_size": self.vocab_size, "embed_size": self.embed_size,
+                "hidden_size": self.hidden_size, "latent_size": self.latent_size,
+                "word_dropout": self.word_dropout, "bos_id": self.bos_id, "eos_id": self.eos_id,
+                "pad_id": self.pad_id, "unk_id": self.unk_id}
+
+    def extra_repr(self) -> str:
+        return f"vocab_size={self.vocab_size}, hidden_size={self.hidden_size}, latent_size={self.latent_size}"
+
+    # ---- pieces --------------------------------------------------------------------------------
+    def encode(self, tokens: Any) -> tuple[Tensor, Tensor]:
+        """``(mu, logvar)``, each ``(N, latent)``, of q(z|x) for ``tokens (N, T)``."""
+        tokens = F.as_ids(tokens, type(self).__name__, ndim=2)
+        hs, _ = self.encoder(self.embed(tokens))
+        h = last_states(hs, lengths_of(tokens, self.pad_id))
+        return self.to_mu(h), self.to_logvar(h)
+
+    def initial_state(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        h = self.latent_to_hidden(z)
+        h = h.reshape(1, *h.shape)
+        return h, Tensor(backend.xp().zeros(h.shape, dtype=h.dtype))
+
+    def decode(self, inputs: Any, state: tuple[Tensor, Tensor]) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """Logits ``(N, T, V)`` for decoder inputs ``(N, T)`` from ``state``, and the new state."""
+        out, state = self.decoder(self.embed(inputs), state)
+        return self.output(out), state
+
+    # ---- training ------------------------------------------------------------------------------
+    def forward(self, tokens: Any) -> tuple[Tensor, Tensor, Tensor]:
+        """``(logits (N, T-1, V), mu, logvar)``: the reconstruction of ``tokens[:, 1:]``."""
+        tokens = F.as_ids(tokens, type(self).__name__, ndim=2)
+        mu, logvar = self.encode(tokens)
+        z = reparameterize(mu, logvar) if self.training else mu
+        inputs = tokens[:, :-1]
+        if self.training:
+            inputs = word_dropout(inputs, self.word_dropout, self.unk_id,
+                                  keep=(inputs == self.pad_id) | (inputs == self.bos_id))
+        logits, _ = self.decode(inputs, self.initial_state(z))
+        return logits, mu, logvar
+
+    def _terms(self, tokens: Any) -> tuple[Tensor, Tensor, int]:
+        tokens = F.as_ids(tokens, type(self).__name__, ndim=2)
+        logits, mu, logvar = self(tokens)
+        targets = tokens[:, 1:]
+        nll = F.softmax_cross_entropy(logits, targets, ignore_index=self.pad_id, reduction="sum")
+        kl = F.sum(gaussian_kl(mu, logvar))
+        return nll, kl, int((targets != self.pad_id).sum())
+
+    def loss(self, tokens: Any) -> Tensor:
+        """``(NLL + beta KL) / N``: the annealed negative ELBO per sentence (beta = 1 in eval mode)."""
+        nll, kl, count = self._terms(tokens)
+        beta = self.annealing.step() if self.training else 1.0
+        n = tokens.shape[0]
+        self.last_terms = {"nll": float(nll.data), "kl": float(kl.data), "beta": beta, "tokens": count,
+                           "sentences": n}
+        return (nll + beta * kl) / n
+
+    def elbo_terms(self, tokens: Any, batch_size: int = 256) -> dict[str, float]:
+        """Reconstruction NLL, KL and the perplexity bound over ``tokens``, in eval mode (no word dropout).
+
+        Returns per-sentence ``nll`` (reconstruction) and ``kl``, ``elbo_nll = nll + kl`` (the bound on
+        -log p(x)), and ``ppl_bound = exp(total bound / tokens)``. z is drawn from q(z|x) (one sample).
+        """
+        tokens = np.asarray(backend.to_numpy(tokens))
+        nll = kl = 0.0
+        count = 0
+        with inference(self):
+            for start in range(0, len(tokens), batch_size):
+                batch = F.as_ids(tokens[start:start + batch_size], type(self).__name__, ndim=2)
+                mu, logvar = self.encode(batch)
+                z = reparameterize(mu, logvar)
+                logits, _ = self.decode(batch[:, :-1], self.initial_state(z))
+                nll += float(F.softmax_cross_entropy(logits, batch[:, 1:], ignore_index=self.pad_id,
+                                                     reduction="sum").data)
+                kl += float(F.sum(gaussian_kl(mu, logvar)).data)
+                count += int((batch[:, 1:] != self.pad_id).sum())
+        n = max(len(tokens), 1)
+        return {"nll": nll / n, "kl": kl / n, "elbo_nll": (nll + kl) / n,
+                "ppl_bound": math.exp(min((nll + kl) / max(count, 1), 700.0))}
+
+    # ---- generation ----------------------------------------------------------------------------
+    def decode_greedy(self, z: Any, max_len: int = 30, temperature: float = 0.0, rng: Any = None) -> list[list[int]]:
+        """Decode each row of ``z (N, latent)`` until ``eos`` (not included) or ``max_len`` ids."""
+        xp = backend.xp()
+        rng = rng or backend.get_rng()
+        with inference(self):
+            z = z if isinstance(z, Tensor) else Tensor(xp.asarray(z, dtype=backend.get_default_dtype()))
+            state = self.initial_state(z)
+            tokens = xp.full((z.shape[0], 1), self.bos_id, dtype=np.int64)
+            outputs = []
+            for _ in range(max_len):
+                logits, state = self.decode(tokens, state)
+                tokens = greedy_or_sample(logits.data[:, -1], temperature, rng)[:, None]
+                outputs.append(tokens[:, 0])
+        ids = backend.to_numpy(xp.stack(outputs, axis=1)) if outputs else np.zeros((z.shape[0], 0), np.int64)
+        result = []
+        for row in ids.tolist():
+            result.append(row[:row.index(self.eos_id)] if self.eos_id in row else row)
+        return result
+
+    def sample(self, n: int, max_len: int = 30, temperature: float = 0.0) -> list[list[int]]:
+        """``n`` sentences (id lists) decoded from ``z ~ N(0, I)`` (greedy, or sampled with a temperature)."""
+        z = backend.get_rng().standard_normal((n, self.latent_size)).astype(backend.get_default_dtype())
+        return self.decode_greedy(z, max_len, temperature)
+
+    def interpolate(self, a: Any, b: Any, steps: int = 5, max_len: int = 30) -> list[list[int]]:
+        """Greedy decodings of ``steps`` points from mu(a) to mu(b) (``a``, ``b``: token id sequences
+        ``bos ... eos``), both ends included: the paper's homotopies."""
+        if steps < 2:
+            raise ValueError(f"interpolate: steps must be at least 2, got {steps}")
+        width = max(len(a), len(b))
+        batch = np.full((2, width), self.pad_id, dtype=np.int64)
+        batch[0, :len(a)], batch[1, :len(b)] = a, b
+        with inference(self):
+            mu, _ = self.encode(batch)
+        ends = mu.data
+        t = backend.xp().linspace(0.0, 1.0, steps, dtype=ends.dtype)[:, None]
+        return self.decode_greedy((1 - t) * ends[0] + t * ends[1], max_len)
+
+
+def build_sentence_vae(config: dict[str, Any]) -> SentenceVAE:
+    """Rebuild a :class:`SentenceVAE` from its :meth:`~SentenceVAE.config`."""
+    options = {k: v for k, v in config.items() if k != "model"}
+    if config.get("model", "vae") != "vae":
+        raise ValueError(f"build_sentence_vae: not a VAE config (model={config.get('model')!r})")
+    return SentenceVAE(**options)
