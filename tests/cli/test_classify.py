@@ -243,3 +243,23 @@ def test_shipped_news_train_resume_predict_evaluate(tmp_path, capsys):
     assert main(["classify", "batch-sizes", "--features", str(out / "features.safetensors"), "--max-power", "1",
                  "--out", str(tmp_path / "bs"), "--quiet"]) == 0
     assert "| 2 |" in (tmp_path / "bs" / "batch_sizes.md").read_text()
+
+
+def test_japanese_texts_with_the_ja_tokenizer(tmp_path, capsys):
+    """--tokenizer ja splits unsegmented Japanese into words; predict uses the tokenizer stored with the model."""
+    pytest.importorskip("fugashi")
+    cats = ["猫が好きです。", "猫はかわいいです。", "私の猫は寝ています。", "猫と遊びました。"]
+    dogs = ["犬が好きです。", "犬は走ります。", "私の犬は吠えています。", "犬と散歩しました。"]
+    lines = [f"猫\t{t}" for t in cats] * 8 + [f"犬\t{t}" for t in dogs] * 8
+    train = tmp_path / "ja.tsv"
+    train.write_text("\n".join(lines[::2] + lines[1::2]) + "\n", encoding="utf-8")
+    out = tmp_path / "run"
+    assert main(["classify", "train", "--model", "mean", "--train", str(train), "--tokenizer", "ja",
+                 "--epochs", "15", "--out", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["classify", "predict", "--ckpt", str(out), "うちの猫は寝ています。", "犬が走ります。"]) == 0
+    predicted = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert predicted == ["猫", "犬"]
+    from zeronlp.models.classifier import load_classifier
+
+    assert load_classifier(out).config["tokenizer"] == "ja"

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..data.textfiles import TOKENIZERS
 from ..tasks import classify
 from .common import (
     add_command_group,
@@ -41,7 +42,8 @@ def run_features(args: argparse.Namespace) -> int:
     """Task 70 (+ 71-72 printed): mean word vectors saved as safetensors."""
     use_device(args)
     result = classify.features(vectors=args.vectors, train=args.train, valid=args.valid, test=args.test,
-                               out_dir=args.out, seed=args.seed, quiet=args.quiet, limit=args.limit)
+                               out_dir=args.out, seed=args.seed, quiet=args.quiet, limit=args.limit,
+                               tokenizer=args.tokenizer)
     arrays = result["features"]
     for split in ("train", "valid", "test"):
         if f"X_{split}" in arrays:
@@ -66,7 +68,7 @@ def run_train(args: argparse.Namespace) -> int:
         scheduler=args.scheduler, hidden_size=args.hidden_size, depth=args.depth, dropout=args.dropout,
         num_filters=args.num_filters, kernel_sizes=args.kernel_sizes, weight_decay=args.weight_decay,
         epoch_checkpoints=True if args.epoch_checkpoints else None, seed=args.seed, quiet=args.quiet,
-        resume=args.resume, checkpoint_minutes=args.checkpoint_minutes)
+        resume=args.resume, checkpoint_minutes=args.checkpoint_minutes, tokenizer=args.tokenizer)
     final = result["final"]
     if "test_accuracy" in final:
         print(f"{args.model}: test accuracy {final['test_accuracy']:.4f}  macro-F1 {final['test_macro_f1']:.4f}  "
@@ -111,7 +113,8 @@ def run_batch_sizes(args: argparse.Namespace) -> int:
     use_device(args)
     result = classify.batch_sizes(features=args.features, vectors=args.vectors, train=args.train, valid=args.valid,
                                   sizes=[2**i for i in range(args.max_power + 1)], epochs=args.epochs, lr=args.lr,
-                                  seed=args.seed, out_dir=args.out, quiet=args.quiet)
+                                  seed=args.seed, out_dir=args.out, quiet=args.quiet,
+                                  tokenizer=args.tokenizer)
     print(result["table"])
     print(f"wrote {args.out}/batch_sizes.md and batch_sizes.json")
     return 0
@@ -125,6 +128,9 @@ def _add_data_args(parser: argparse.ArgumentParser, test: bool = True) -> None:
         data.add_argument("--test", help="test file, LABEL<TAB>TEXT (default: none, no test metrics)")
     data.add_argument("--vectors", help="word2vec .bin/.txt file (default: train word2vec here: on PTB + the "
                                         "titles for the news, on the --train texts for your data)")
+    data.add_argument("--tokenizer", choices=list(TOKENIZERS), default="simple",
+                      help="how texts are split into words (simple: lower-case, punctuation split off; "
+                           "ja: Japanese, the [ja] extra); stored with the model for predict")
 
 
 def register(subparsers: Any) -> None:

@@ -21,7 +21,7 @@ Training lives in :mod:`zeronlp.tasks.classify`; this module only builds, saves,
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ import numpy as np
 from .. import backend
 from .. import functional as F
 from ..autograd import Tensor, no_grad
-from ..data.textfiles import LabelSet
+from ..data.textfiles import TOKENIZERS, LabelSet, get_tokenizer
 from ..data.vocab import Vocabulary, tokenize
 from ..embeddings import KeyedVectors
 from ..errors import CheckpointError, DataError, UsageError
@@ -131,10 +131,11 @@ def load_word_vectors(path: str | os.PathLike, limit: int | None = None) -> Keye
         raise DataError(f"cannot read it as a word2vec {kind} file ({message})", path) from None
 
 
-def mean_word_vectors(texts: Sequence[str], vectors: Any) -> np.ndarray:
+def mean_word_vectors(texts: Sequence[str], vectors: Any,
+                      tokenize: Callable[[str], list[str]] = tokenize) -> np.ndarray:
     """``(N, D)`` float32: row i is the mean vector of text i's known tokens (zeros if none is known).
 
-    Texts are split with :func:`~zeronlp.data.tokenize` (task 70's features).
+    Texts are split with ``tokenize`` (default :func:`~zeronlp.data.tokenize`, task 70's features).
     """
     features = np.zeros((len(texts), vectors.vector_size), dtype=np.float32)
     for i, text in enumerate(texts):
@@ -194,10 +195,11 @@ class LoadedClassifier:
         model.eval()
 
     def inputs(self, texts: Sequence[str]) -> np.ndarray:
-        """Model inputs for ``texts``: padded ids, or mean word vectors."""
+        """Model inputs for ``texts`` split as the training texts were: padded ids, or mean word vectors."""
+        split = get_tokenizer(self.config.get("tokenizer", "simple"))
         if self.vocab is not None:
-            return encode_texts(texts, self.vocab, self.config.get("max_length", 48))
-        return mean_word_vectors(texts, self.vectors)
+            return encode_texts(texts, self.vocab, self.config.get("max_length", 48), tokenize=split)
+        return mean_word_vectors(texts, self.vectors, tokenize=split)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """``(N, len(labels))`` class probabilities."""
@@ -215,7 +217,9 @@ def _fail(file: Path, message: str) -> CheckpointError:
 def check_classifier_config(config: Any, source: Any = "config") -> dict[str, Any]:
     """The model fields of a stored classifier config, checked (types and ranges); builds nothing."""
     kind = config_choice(config, "kind", source, MODEL_KINDS)
-    checked: dict[str, Any] = {"kind": kind, "num_classes": config_int(config, "num_classes", source, 2, MAX_SIZE)}
+    checked: dict[str, Any] = {"kind": kind, "num_classes": config_int(config, "num_classes", source, 2, MAX_SIZE),
+                               "tokenizer": config_choice(config, "tokenizer", source, tuple(TOKENIZERS),
+                                                          default="simple")}
     if kind in FEATURE_MODELS:
         checked["in_features"] = config_int(config, "in_features", source, 1, MAX_SIZE)
         if kind == "mlp":

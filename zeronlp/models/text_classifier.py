@@ -16,7 +16,7 @@ model then predicts from the ``<unk>`` embedding alone (a defined prediction, no
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -38,10 +38,12 @@ def build_vocabulary(token_lists: Iterable[Sequence[str]], min_count: int = 1) -
     return Vocabulary([PAD, UNK, *counted.id_to_word], [0, 0, *counted.counts], unk_token=UNK)
 
 
-def encode_texts(texts: Sequence[str], vocab: Vocabulary, max_length: int = 48) -> np.ndarray:
+def encode_texts(texts: Sequence[str], vocab: Vocabulary, max_length: int = 48,
+                 tokenize: Callable[[str], list[str]] = tokenize) -> np.ndarray:
     """Token ids ``(N, L)`` int64, right-padded with ``<pad>``; texts longer than ``max_length`` tokens are cut.
 
-    Texts are split with :func:`~zeronlp.data.tokenize` (lower-case, punctuation split off). Unknown
+    Texts are split with ``tokenize`` (default :func:`~zeronlp.data.tokenize`: lower-case, punctuation
+    split off). Unknown
     words become ``<unk>``; an empty text becomes the single token ``<unk>``.
     """
     rows = [vocab.encode(tokenize(text)[:max_length]) for text in texts]

@@ -45,7 +45,6 @@ from .. import backend, distributed, optim
 from .. import functional as F
 from ..data.news import CATEGORIES, CATEGORY_NAMES, SPLITS, load_news
 from ..data.textfiles import LabelSet, read_labeled_tsv
-from ..data.vocab import tokenize
 from ..errors import CheckpointError, UsageError
 from ..fileio import atomic_path
 from ..models.classifier import (
@@ -114,7 +113,7 @@ def loss_and_gradient(model: SingleLayerNet, x: np.ndarray, y: np.ndarray) -> tu
 def features(vectors: str | os.PathLike | None = None, train: str | os.PathLike | None = None,
              valid: str | os.PathLike | None = None, test: str | os.PathLike | None = None,
              out_dir: str | os.PathLike = f"{DEFAULT_OUT}/features", seed: int = 0,
-             quiet: bool = False, limit: int | None = None) -> dict[str, Any]:
+             quiet: bool = False, limit: int | None = None, tokenizer: str = "simple") -> dict[str, Any]:
     """Task 70: every text as the mean of its word vectors, saved as ``out_dir/features.safetensors``
     (with the vectors as ``out_dir/vectors.bin``); plus tasks 71-72 on an untrained single-layer net.
     ``limit``: read only the first N vectors of the ``vectors`` file (e.g. of the GoogleNews file).
@@ -122,7 +121,7 @@ def features(vectors: str | os.PathLike | None = None, train: str | os.PathLike 
     Returns ``{"features", "labels", "path", "vectors_path", "task71": {"first", "first4"},
     "task72": [{"n", "loss", "grad"}, ...]}``.
     """
-    data = load_data(train, valid, test)
+    data = load_data(train, valid, test, tokenizer=tokenizer)
     word_vectors, _ = vectors_for(data, vectors, seed, quiet, limit=limit)
     arrays = feature_arrays(data, word_vectors)
     out = Path(out_dir)
@@ -196,13 +195,13 @@ def _model_inputs(kind: str, data: ClassifyData, vectors: Any, seed: int) -> tup
     if kind in FEATURE_MODELS:
         arrays = feature_arrays(data, vectors)
         inputs = {split: (arrays[f"X_{split}"], arrays[f"y_{split}"]) for split in data.splits}
-        return inputs, {"in_features": int(vectors.vector_size)}, None, None
-    vocab = build_vocabulary(tokenize(t) for t in data.splits["train"][0])
+        return inputs, {"in_features": int(vectors.vector_size), "tokenizer": data.tokenizer}, None, None
+    vocab = build_vocabulary(data.tokenize(t) for t in data.splits["train"][0])
     embeddings, known = pretrained_matrix(vocab, vectors, seed=seed)
-    inputs = {split: (encode_texts(texts, vocab, MAX_LENGTH), targets)
+    inputs = {split: (encode_texts(texts, vocab, MAX_LENGTH, tokenize=data.tokenize), targets)
               for split, (texts, targets) in data.splits.items()}
     config = {"vocab_size": len(vocab), "embedding_dim": int(vectors.vector_size), "max_length": MAX_LENGTH,
-              "pretrained_words": known}
+              "pretrained_words": known, "tokenizer": data.tokenizer}
     return inputs, config, embeddings, vocab
 
 
@@ -228,7 +227,7 @@ def train(model: str = "linear", train: str | os.PathLike | None = None, valid: 
           scheduler: str | None = None, hidden_size: int | None = None, depth: int | None = None,
           dropout: float | None = None, num_filters: int | None = None, kernel_sizes: Sequence[int] | None = None,
           weight_decay: float = 0.0, epoch_checkpoints: bool | None = None, seed: int = 0, quiet: bool = False,
-          resume: bool = False, checkpoint_minutes: float | None = None) -> dict[str, Any]:
+          resume: bool = False, checkpoint_minutes: float | None = None, tokenizer: str = "simple") -> dict[str, Any]:
     """Train classifier ``model`` (``linear`` | ``mlp`` | ``mean`` | ``bigru`` | ``cnn``), keep the best epoch
     by validation accuracy, report it on train/valid (and test when there is one).
 
@@ -246,7 +245,7 @@ def train(model: str = "linear", train: str | os.PathLike | None = None, valid: 
                                     num_filters=num_filters, kernel_sizes=kernel_sizes))
     out = Path(out_dir)
     # everything is read and checked before the first byte is written
-    data = load_data(train, valid, test)
+    data = load_data(train, valid, test, tokenizer=tokenizer)
     checkpoint = out / CHECKPOINT_NAME
     if resume and not checkpoint.is_file():
         raise CheckpointError(f"cannot resume: no checkpoint at {checkpoint}")
@@ -408,7 +407,7 @@ def batch_sizes(features: str | os.PathLike | None = None, vectors: str | os.Pat
                 train: str | os.PathLike | None = None, valid: str | os.PathLike | None = None,
                 sizes: Sequence[int] = (1, 2, 4, 8, 16, 32, 64, 128), epochs: int = 1, lr: float = 1.0,
                 seed: int = 0, out_dir: str | os.PathLike = f"{DEFAULT_OUT}/batch_sizes",
-                quiet: bool = False) -> dict[str, Any]:
+                quiet: bool = False, tokenizer: str = "simple") -> dict[str, Any]:
     """Task 77 (78 on a GPU): train the single-layer net with SGD for each batch size; seconds per epoch.
 
     Inputs: ``features`` (a file from :func:`features`), else mean word vectors made here (and saved
@@ -425,7 +424,7 @@ def batch_sizes(features: str | os.PathLike | None = None, vectors: str | os.Pat
             raise UsageError("give either --features or the data (--train/--valid/--vectors), not both")
         arrays, labels = load_features(features)
     else:
-        data = load_data(train, valid)
+        data = load_data(train, valid, tokenizer=tokenizer)
         word_vectors, _ = vectors_for(data, vectors, seed, quiet)
         arrays, labels = feature_arrays(data, word_vectors), data.labels
         out.mkdir(parents=True, exist_ok=True)

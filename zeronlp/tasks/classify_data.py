@@ -16,7 +16,7 @@ import numpy as np
 
 from ..data.news import CATEGORIES, SPLITS, load_news
 from ..data.ptb import load_ptb_sentences
-from ..data.textfiles import LabelSet, read_labeled_tsv
+from ..data.textfiles import LabelSet, get_tokenizer, read_labeled_tsv
 from ..data.vocab import tokenize
 from ..embeddings import Word2Vec
 from ..errors import CheckpointError, DataError, UsageError
@@ -47,21 +47,28 @@ class ClassifyData:
     valid_from_train: bool = False
     shipped: bool = False
     notes: list[str] = field(default_factory=list)
+    tokenizer: str = "simple"  # how texts are split into words (a name in zeronlp.data.TOKENIZERS)
+
+    def tokenize(self, text: str) -> list[str]:
+        return get_tokenizer(self.tokenizer)(text)
 
 
 def load_data(train: str | os.PathLike | None = None, valid: str | os.PathLike | None = None,
-              test: str | os.PathLike | None = None, valid_fraction: float = VALID_FRACTION) -> ClassifyData:
+              test: str | os.PathLike | None = None, valid_fraction: float = VALID_FRACTION,
+              tokenizer: str = "simple") -> ClassifyData:
     """Read and check every data file (the shipped news split when ``train`` is None).
 
     The label set is the sorted unique labels of the whole training file; a valid/test label outside
     it is a :class:`DataError` naming the file and line. Without ``valid`` the last ``valid_fraction``
     of the training lines (rounded, at least one, leaving at least one) become the validation set.
     """
+    get_tokenizer(tokenizer)  # an unknown name fails before any file is read
     if train is None:
         if valid is not None or test is not None:
             raise UsageError("--valid/--test need --train (without --train the shipped news split is used)")
         splits = {split: load_news(split) for split in SPLITS}
-        return ClassifyData(list(CATEGORIES), splits, {s: f"shipped news.{s}.txt" for s in SPLITS}, shipped=True)
+        return ClassifyData(list(CATEGORIES), splits, {s: f"shipped news.{s}.txt" for s in SPLITS}, shipped=True,
+                            tokenizer=tokenizer)
     if not 0 < valid_fraction < 1:
         raise UsageError(f"valid_fraction must be in (0, 1), got {valid_fraction!r}")
     names, texts = read_labeled_tsv(train)
@@ -96,7 +103,8 @@ def load_data(train: str | os.PathLike | None = None, valid: str | os.PathLike |
         sources["test"] = os.fspath(test)
     else:
         notes.append("no --test: no test metrics are reported")
-    return ClassifyData(label_set.to_list(), splits, sources, valid_from_train=valid is None, notes=notes)
+    return ClassifyData(label_set.to_list(), splits, sources, valid_from_train=valid is None, notes=notes,
+                        tokenizer=tokenizer)
 
 
 # ------------------------------------------------------------------------------- word vectors
@@ -118,7 +126,7 @@ def train_vectors(token_lists: Sequence[Sequence[str]], use_ptb: bool = False, v
     return model.wv
 
 
-def train_news_vectors(seed: int = 0, **kwargs: Any) -> Any:
+def train_news_vectors(seed: int = 0, tokenize: Any = tokenize, **kwargs: Any) -> Any:
     """Task 70's vectors for the shipped news: skip-gram on PTB + the training titles repeated 10 times."""
     return train_vectors([tokenize(t) for t in load_news("train")[0]], use_ptb=True, seed=seed, **kwargs)
 
@@ -199,10 +207,12 @@ def vectors_for(data: ClassifyData, vectors: str | os.PathLike | None, seed: int
         return loaded, os.fspath(vectors)
     started = time.perf_counter()
     texts = data.splits["train"][0]
+    log("no --vectors: training word2vec first (a few minutes on the news; pass --vectors FILE to skip)", quiet)
     if data.shipped:
-        trained, source = train_news_vectors(seed=seed), "word2vec on PTB + the training titles"
+        trained = train_news_vectors(seed=seed, tokenize=data.tokenize)
+        source = "word2vec on PTB + the training titles"
     else:
-        trained = train_vectors([tokenize(t) for t in texts], repeats=None, seed=seed)
+        trained = train_vectors([data.tokenize(t) for t in texts], repeats=None, seed=seed)
         source = "word2vec on the training texts"
     log(f"trained {source}: {len(trained)} words, {time.perf_counter() - started:.1f}s", quiet)
     return check_finite_vectors(trained, source), source
@@ -221,7 +231,7 @@ def feature_arrays(data: ClassifyData, vectors: Any) -> dict[str, np.ndarray]:
     """``X_train, y_train, X_valid, ...``: mean word vectors and class ids of every split."""
     arrays: dict[str, np.ndarray] = {}
     for split, (texts, targets) in data.splits.items():
-        arrays[f"X_{split}"] = mean_word_vectors(texts, vectors)
+        arrays[f"X_{split}"] = mean_word_vectors(texts, vectors, tokenize=data.tokenize)
         arrays[f"y_{split}"] = np.asarray(targets, dtype=np.int64)
     return arrays
 
