@@ -101,6 +101,18 @@ def linear_softmax_cross_entropy(h, weight, bias, targets: Any, reduction: str =
     return LinearSoftmaxCrossEntropy(t, reduction)(h, weight, bias)
 
 
+def next_word_loss(model: Any, ids: Any, targets: Any, reduction: str = "mean") -> Tensor:
+    """The language models' loss: cross-entropy of the next-word ``targets (B, T)`` given ``ids (B, T)``,
+    through the fused output layer on ``model.features(ids)`` and ``model.output_layer()``."""
+    ids = F.as_ids(ids, type(model).__name__, ndim=2)
+    targets = targets.data if isinstance(targets, Tensor) else targets
+    if tuple(np.shape(targets)) != tuple(ids.shape):
+        raise ValueError(f"{type(model).__name__}.loss: targets of shape {tuple(np.shape(targets))} "
+                         f"do not match ids of shape {tuple(ids.shape)}")
+    weight, bias = model.output_layer()
+    return linear_softmax_cross_entropy(model.features(ids), weight, bias, targets, reduction)
+
+
 class _LanguageModel(nn.Module):
     """Shared stateful forward, loss and config of the LSTM language models."""
 
@@ -175,13 +187,7 @@ class _LanguageModel(nn.Module):
 
     def loss(self, ids: Any, targets: Any, reduction: str = "mean") -> Tensor:
         """Softmax cross-entropy of the next-word ``targets`` (B, T) given ``ids`` (B, T) (fused head)."""
-        ids = F.as_ids(ids, type(self).__name__, ndim=2)
-        targets = targets.data if isinstance(targets, Tensor) else targets
-        if tuple(np.shape(targets)) != tuple(ids.shape):
-            raise ValueError(f"{type(self).__name__}.loss: targets of shape {tuple(np.shape(targets))} "
-                             f"do not match ids of shape {tuple(ids.shape)}")
-        weight, bias = self.output_layer()
-        return linear_softmax_cross_entropy(self.features(ids), weight, bias, targets, reduction)
+        return next_word_loss(self, ids, targets, reduction)
 
 
 class RNNLM(_LanguageModel):

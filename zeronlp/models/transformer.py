@@ -25,7 +25,7 @@ from .. import functional as F
 from ..autograd import Tensor, no_grad
 from ..errors import CheckpointError
 from ..serialization import config_bool, config_choice, config_float, config_int
-from .rnnlm import linear_softmax_cross_entropy
+from .rnnlm import next_word_loss
 from .seq2seq import _EncoderDecoder
 
 MAX_SIZE = 1 << 24
@@ -119,13 +119,7 @@ class TransformerLM(nn.Module):
 
     def loss(self, ids: Any, targets: Any, reduction: str = "mean") -> Tensor:
         """Cross-entropy of the next-word ``targets (B, T)`` given ``ids (B, T)`` (fused output layer)."""
-        ids = F.as_ids(ids, type(self).__name__, ndim=2)
-        targets = targets.data if isinstance(targets, Tensor) else targets
-        if tuple(np.shape(targets)) != tuple(ids.shape):
-            raise ValueError(f"TransformerLM.loss: targets of shape {tuple(np.shape(targets))} "
-                             f"do not match ids of shape {tuple(ids.shape)}")
-        weight, bias = self.output_layer()
-        return linear_softmax_cross_entropy(self.features(ids), weight, bias, targets, reduction)
+        return next_word_loss(self, ids, targets, reduction)
 
     def generate(self, start: Any, length: int = 100, temperature: float = 1.0, top_k: int | None = None,
                  skip_ids: Any = (), rng: np.random.Generator | None = None) -> list[int]:
