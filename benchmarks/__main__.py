@@ -14,7 +14,7 @@ import sys
 # interference for both sides; it must be set before torch is imported.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-NAMES = ["mlp", "spiral", "lstm", "word2vec", "seq2seq", "threads", "distributed"]
+NAMES = ["mlp", "spiral", "lstm", "user_lstm", "word2vec", "seq2seq", "threads", "distributed"]
 
 
 def main(argv: list[str] | None = None) -> int:

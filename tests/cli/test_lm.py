@@ -119,3 +119,39 @@ def test_stateful_lm_resumes_mid_epoch_to_the_same_next_loss(files, tmp_path, mo
     for name, value in straight["model"].state_dict().items():
         np.testing.assert_array_equal(resumed["model"].state_dict()[name], value)
     assert resumed["history"][-1]["valid_perplexity"] == straight["history"][-1]["valid_perplexity"]
+
+
+TINY_TRANSFORMER = ["--model", "transformer", "--epochs", "6", "--batch-size", "4", "--bptt", "12", "--lr", "3e-3",
+                    "--d-model", "32", "--layers", "2", "--heads", "2", "--ff", "64", "--dropout", "0.0",
+                    "--warmup", "30", "--quiet"]
+
+
+def test_transformer_train_then_generate_next_eval(files, tmp_path, capsys):
+    train, valid, test = files
+    out = tmp_path / "run"
+    assert main(["lm", "train", "--train", str(train), "--valid", str(valid), "--test", str(test),
+                 "--out", str(out), *TINY_TRANSFORMER]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    config = metrics["config"]
+    assert config["model"] == "transformer" and config["bptt"] == 12 and config["d_model"] == 32
+    assert config["warmup_steps"] == 10  # capped at a tenth of the run's 6 x 18 steps
+    assert metrics["final"]["test_perplexity"] < 3.0  # the tiny language is learned (uniform would be 15)
+    lrs = [row["lr"] for row in metrics["history"]]
+    assert lrs == sorted(lrs, reverse=True) and lrs[-1] < 1e-6  # the per-step cosine decays to 0
+    capsys.readouterr()
+
+    assert main(["lm", "next", "--ckpt", str(out), "you say goodbye and i say", "-k", "2"]) == 0
+    assert "  1. hello" in capsys.readouterr().out
+    assert main(["lm", "generate", "--ckpt", str(out), "--start", "the cat", "--length", "30", "--seed", "1"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("the cat") and len(text.split()) > 20  # longer than the window: it slides
+    assert main(["lm", "eval", "--ckpt", str(out), "--file", str(test)]) == 0
+    reported = float(capsys.readouterr().out.split("perplexity ")[1].split()[0])
+    assert reported < 3.0  # the model's own window (12), not the LSTMs' default 35 (beyond its max_len)
+
+
+def test_transformer_options_are_refused_for_the_lstms(files, tmp_path, capsys):
+    train, _, _ = files
+    assert main(["lm", "train", "--train", str(train), "--out", str(tmp_path / "r"), "--d-model", "32"]) == 2
+    assert "only for --model transformer" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()

@@ -209,3 +209,24 @@ def test_compare_small(tmp_path, capsys):
     assert (out / "compare.png").is_file() and (out / "reversed_peeky" / "model.safetensors").is_file()
     assert "reversed + peeky" in capsys.readouterr().out
     assert main(["seq2seq", "translate", "--ckpt", str(out / "reversed_peeky"), "--quiet", "1+2"]) == 0
+
+
+def test_transformer_char_level_train_then_translate(tmp_path, capsys):
+    data, run = write_reverse_task(tmp_path / "reverse.tsv"), tmp_path / "run"
+    assert main(["seq2seq", "train", "--train", str(data), "--model", "transformer", "--hidden", "32",
+                 "--batch-size", "32", "--lr", "0.003", "--epochs", "25", "--quiet", "--out", str(run)]) == 0
+    result = metrics(run)
+    assert result["final"]["valid_accuracy"] >= 0.95
+    assert result["config"]["model"] == "transformer" and result["config"]["warmup_steps"] == 37  # 25 x 15 / 10
+    assert {p.name for p in run.iterdir()} >= {"model.safetensors", "accuracy.png", "attention.png"}
+    capsys.readouterr()
+    for beam in ("1", "3"):
+        assert main(["seq2seq", "translate", "--ckpt", str(run), "--beam", beam, "--quiet", "abcdd"]) == 0
+        assert capsys.readouterr().out == "ddcba\n"
+    assert main(["seq2seq", "translate", "--ckpt", str(run), "bcaa"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("aacb\n") and "attention_heads.png" in out
+    assert (run / "attention_heads.png").stat().st_size > 0
+    assert main(["seq2seq", "train", "--train", str(data), "--model", "transformer", "--bidirectional",
+                 "--out", str(tmp_path / "bad")]) == 2
+    assert "not the transformer" in capsys.readouterr().err

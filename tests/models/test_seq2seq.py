@@ -230,7 +230,7 @@ def test_config_round_trip_and_bad_inputs():
     with pytest.raises(TypeError, match="integers"):
         model.generate(np.zeros((2, 3)), 0, 3)
     with pytest.raises(ValueError, match="unknown seq2seq model"):
-        build_seq2seq({"model": "transformer", "vocab_size": 3})
+        build_seq2seq({"model": "gpt", "vocab_size": 3})
 
 
 # ---------------------------------------------------------------- a trained run

@@ -40,3 +40,29 @@ def test_reduce_on_plateau_divides_by_four_like_the_book():
 def test_optimizer_rejects_empty_params():
     with pytest.raises(ValueError, match="empty parameter list"):
         zn.optim.Adam([])
+
+
+def test_warmup_cosine_is_linear_then_cosine_per_step():
+    opt = make_opt(1.0)
+    sched = zn.optim.WarmupCosine(opt, warmup_steps=4, total_steps=12, eta_min=0.1)
+    assert sched.per_step and opt.lr == pytest.approx(0.25)  # step 0 already warms up
+    values = [opt.lr]
+    for _ in range(14):
+        sched.step()
+        values.append(opt.lr)
+    assert values[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0])
+    assert values[8] == pytest.approx(0.1 + 0.9 * 0.5)  # half-way through the cosine
+    assert values[12:] == pytest.approx([0.1, 0.1, 0.1])
+    clone = zn.optim.WarmupCosine(make_opt(1.0), warmup_steps=4, total_steps=12, eta_min=0.1)
+    clone.load_state_dict(sched.state_dict())
+    assert clone.optimizer.lr == pytest.approx(0.1) and clone.epoch == sched.epoch
+
+
+def test_lambda_lr_scales_the_base_rate_per_step():
+    opt = make_opt(2.0)
+    sched = zn.optim.LambdaLR(opt, lambda step: 0.5 ** step)
+    assert opt.lr == 2.0
+    sched.step()
+    sched.step()
+    assert opt.lr == pytest.approx(0.5)
+    assert "lr_lambda" not in sched.state_dict()

@@ -162,3 +162,41 @@ def test_best_model_by_monitor_and_resume_refuses_other_config(tmp_path):
         Trainer(model2, opt2, meta={"epoch": 3})
     with pytest.raises(zn.UsageError, match="epochs must be a positive integer"):
         Trainer(model2, opt2).fit((x, t), epochs=0)
+
+
+def test_per_step_schedule_resumes_exactly_mid_epoch(tmp_path, monkeypatch):
+    """A warm-up schedule is stepped after every optimizer step (not per epoch) and its position is
+    checkpointed: an interrupted and resumed run ends in the uninterrupted run's state."""
+    x, t = spiral(3, 50)  # 150 examples, batch 30: 5 steps an epoch
+
+    def run(out, interrupt_at=None, resume=False):
+        model, opt = make(tmp_path, lr=0.5)
+        sched = zn.optim.WarmupCosine(opt, warmup_steps=7, total_steps=15)
+        trainer = Trainer(model, opt, batch_size=30, scheduler=sched, out_dir=tmp_path / out, quiet=True)
+        if interrupt_at is not None:
+            original, calls = trainer.train_step, {"n": 0}
+
+            def interrupted_step(batch):
+                calls["n"] += 1
+                if calls["n"] == interrupt_at:
+                    raise KeyboardInterrupt
+                return original(batch)
+
+            monkeypatch.setattr(trainer, "train_step", interrupted_step)
+            with pytest.raises(KeyboardInterrupt):
+                trainer.fit((x, t), (x, t), epochs=3)
+            return None
+        trainer.fit((x, t), (x, t), epochs=3, resume=resume)
+        return model, sched, trainer
+
+    model, sched, trainer = run("a")
+    assert sched.epoch == 15 and trainer.global_step == 15  # one scheduler step per optimizer step
+    assert trainer.history[0]["lr"] == pytest.approx(0.5 * 6 / 7)  # after 5 steps: the 6th step's warm-up lr
+    assert trainer.history[-1]["lr"] == pytest.approx(0.0, abs=1e-12)
+    run("b", interrupt_at=8)  # second epoch, third batch
+    saved = zn.load(tmp_path / "b" / "checkpoint.safetensors")
+    assert saved["position"] == 2 and saved["scheduler"]["epoch"] == 7
+    model2, sched2, _ = run("b", resume=True)
+    assert sched2.epoch == 15
+    for a, b in zip(model.parameters(), model2.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)

@@ -17,7 +17,9 @@ def run_train(args: argparse.Namespace) -> int:
                       min_count=args.min_count, max_vocab=args.max_vocab, epochs=args.epochs,
                       batch_size=args.batch_size, bptt=args.bptt, lr=args.lr, clip=args.clip, average=args.average,
                       ema_decay=args.ema_decay, out_dir=out, quiet=args.quiet, resume=args.resume, seed=args.seed,
-                      max_tokens=args.max_tokens, checkpoint_minutes=args.checkpoint_minutes)
+                      max_tokens=args.max_tokens, checkpoint_minutes=args.checkpoint_minutes, warmup=args.warmup,
+                      weight_decay=args.weight_decay, d_model=args.d_model, num_layers=args.layers,
+                      nhead=args.heads, dim_feedforward=args.ff, dropout=args.dropout)
     final = result["final"]
     if "test_perplexity" in final:
         where = (f" on the first {final['test_tokens']:,} test tokens (--max-tokens; `zeronlp lm eval` measures "
@@ -52,12 +54,14 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     commands = add_command_group(subparsers, "lm",
-        "LSTM language models on PTB or your text (train, generate, next, eval)",
+        "LSTM and Transformer language models on PTB or your text (train, generate, next, eval)",
         ["train", "generate", "next", "eval"])
 
-    train = commands.add_parser("train", help="train RNNLM / BetterRNNLM with truncated BPTT")
+    train = commands.add_parser("train", help="train RNNLM / BetterRNNLM / a Transformer on BPTT windows")
     train.add_argument("--model", choices=list(lm.DEFAULTS), default="rnnlm",
-                       help="rnnlm: the book's small LSTM; better: 2-layer LSTM 650 with dropout and tied weights")
+                       help="rnnlm: the book's small LSTM; better: 2-layer LSTM 650 with dropout and tied weights; "
+                            "transformer: 4-layer pre-norm decoder-only Transformer (d 256, 4 heads, tied weights), "
+                            "AdamW with warm-up and cosine decay")
     data = train.add_argument_group("data (default: the shipped Penn Treebank)")
     data.add_argument("--train", help="training text, one sentence a line")
     data.add_argument("--valid", help="validation text (default: the last 5%% of the --train lines)")
@@ -70,17 +74,30 @@ def register(subparsers: Any) -> None:
                       help="keep the N most frequent words (counting <eos>, <unk>)")
     data.add_argument("--max-tokens", type=positive_int, default=None,
                       help="use only the first N training tokens (N/4 valid/test) for quick runs")
-    train.add_argument("--epochs", type=positive_int, default=None, help="default 4 (rnnlm) / 40 (better)")
+    train.add_argument("--epochs", type=positive_int, default=None,
+                       help="default 4 (rnnlm) / 40 (better) / 10 (transformer)")
     train.add_argument("--batch-size", type=positive_int, default=None, help="parallel streams (default 20)")
-    train.add_argument("--bptt", type=positive_int, default=None, help="window length (default 35)")
-    train.add_argument("--lr", type=positive_float, default=None, help="SGD learning rate (default 20)")
-    train.add_argument("--clip", type=positive_float, default=None, help="gradient-norm clip (default 0.25)")
+    train.add_argument("--bptt", type=positive_int, default=None,
+                       help="window length (default 35; transformer 64, also its max_len)")
+    train.add_argument("--lr", type=positive_float, default=None,
+                       help="learning rate (default: SGD 20; transformer: AdamW peak 5e-4)")
+    train.add_argument("--clip", type=positive_float, default=None,
+                       help="gradient-norm clip (default 0.25; transformer 1.0)")
     train.add_argument("--average", choices=list(lm.AVERAGES), default=None,
                        help="evaluate and keep an exponential moving average of the weights (default: ema; "
-                            "none = the book's recipe)")
+                            "none = the book's recipe; transformer: none)")
     train.add_argument("--ema-decay", type=float, default=None, help="EMA decay per step (default 0.998)")
     train.add_argument("--checkpoint-minutes", type=positive_float, default=10.0,
                        help="also checkpoint inside an epoch every N minutes (default 10)")
+    tf = train.add_argument_group("transformer (--model transformer only)")
+    tf.add_argument("--d-model", type=positive_int, default=None, help="model width (default 256)")
+    tf.add_argument("--layers", type=positive_int, default=None, help="decoder layers (default 4)")
+    tf.add_argument("--heads", type=positive_int, default=None, help="attention heads (default 4)")
+    tf.add_argument("--ff", type=positive_int, default=None, help="feed-forward width (default 1024)")
+    tf.add_argument("--dropout", type=float, default=None, help="dropout (default 0.2)")
+    tf.add_argument("--warmup", type=int, default=None,
+                    help="linear warm-up steps before the cosine decay (default 1000, at most a tenth of the run)")
+    tf.add_argument("--weight-decay", type=float, default=None, help="AdamW weight decay (default 0.01)")
     add_common_args(train, "runs/MODEL")
     train.set_defaults(func=run_train, out=None)
 
@@ -108,6 +125,7 @@ def register(subparsers: Any) -> None:
     ev.add_argument("--split", default="test", choices=["train", "valid", "test"], help="PTB split (default test)")
     ev.add_argument("--file", default=None, help="a text file instead (one sentence per line)")
     ev.add_argument("--batch-size", type=positive_int, default=10, help="parallel streams (default 10, the book's)")
-    ev.add_argument("--bptt", type=positive_int, default=35, help="window length (default 35)")
+    ev.add_argument("--bptt", type=positive_int, default=None,
+                    help="window length (default 35; a transformer: the window it was trained on)")
     add_ckpt(ev)
     ev.set_defaults(func=run_eval)

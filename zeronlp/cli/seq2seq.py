@@ -36,7 +36,7 @@ def run_train(args: argparse.Namespace) -> int:
     when = (f"after {len(result['history'])} epochs" if split == "test"
             else f"best epoch of {len(result['history'])}, by valid accuracy")
     print(f"{title}: {', '.join(scores)} ({when}; exact match)")
-    extra = ", attention.png" if args.model == "attention" else ""
+    extra = ", attention.png" if args.model in seq2seq.ATTENTION_MODELS else ""
     print(f"wrote {args.out}/model.safetensors, checkpoint.safetensors, metrics.json, accuracy.png{extra}")
     return 0
 
@@ -61,6 +61,8 @@ def run_translate(args: argparse.Namespace) -> int:
     print(result["answer"])
     if result["heatmap"] is not None and not args.quiet:
         print(f"wrote {result['heatmap']}")
+    if result.get("heads_heatmap") is not None and not args.quiet:
+        print(f"wrote {result['heads_heatmap']} (every head of the last layer)")
     return 0
 
 
@@ -85,9 +87,10 @@ def _add_training_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=positive_int, default=25, help="training epochs (default 25)")
     parser.add_argument("--batch-size", type=positive_int, default=128, help="examples per step")
     parser.add_argument("--hidden", type=positive_int, default=None,
-                        help="hidden units (default 128; 256 on date)")
+                        help="hidden units (default 128; 256 on date); the transformer's d_model (default 128)")
     parser.add_argument("--wordvec", type=positive_int, default=16, help="embedding size (default 16)")
-    parser.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate (default 0.001)")
+    parser.add_argument("--lr", type=positive_float, default=1e-3,
+                        help="Adam learning rate (default 0.001; the transformer's peak, after a short warm-up)")
     parser.add_argument("--max-grad-norm", type=positive_float, default=5.0, help="gradient clipping (default 5)")
     parser.add_argument("--init", choices=["pytorch", "book"], default="pytorch",
                         help="weight initialization: PyTorch's layer defaults (default) or the book's")
@@ -103,7 +106,8 @@ def register(subparsers: Any) -> None:
     train = commands.add_parser("train", help="train one model; per-epoch exact-match accuracy")
     _add_data_args(train)
     train.add_argument("--model", choices=list(SEQ2SEQ_MODELS), default="base",
-                       help="base: encoder state starts the decoder; peeky: it is fed at every step; attention")
+                       help="base: encoder state starts the decoder; peeky: it is fed at every step; attention; "
+                            "transformer: 2+2 pre-norm layers, 4 heads (per-head heatmap in translate)")
     train.add_argument("--reverse", action="store_true", help="reverse the input sequences (the book's trick)")
     train.add_argument("--bidirectional", action="store_true", help="bidirectional encoder")
     _add_training_args(train)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -215,7 +215,26 @@ class BetterRNNLM(_LanguageModel):
         super().__init__(vocab_size, wordvec_size, hidden_size, num_layers, dropout, tie_weights)
 
 
-MODELS = {"rnnlm": RNNLM, "better": BetterRNNLM}
+MODELS: dict[str, Any] = {"rnnlm": RNNLM, "better": BetterRNNLM}
+
+
+class LMKind(NamedTuple):
+    """How to check, size and build the stored config of a language model defined in another module."""
+
+    check: Callable[[Any, Any], dict[str, Any]]
+    shapes: Callable[[dict[str, Any]], dict[str, tuple[int, ...]]]
+    build: Callable[[dict[str, Any], Any], Any]
+
+
+# language models of other modules, by config name: ``models.transformer`` registers "transformer"
+# (it imports this module for the shared loss, so this module cannot import it)
+OTHER_LMS: dict[str, LMKind] = {}
+
+
+def register_lm(name: str, cls: Any, kind: LMKind) -> None:
+    """Make ``name`` a model of ``lm train`` (``MODELS``) and of :func:`load_lm` / :func:`build_lm`."""
+    MODELS[name] = cls
+    OTHER_LMS[name] = kind
 
 
 MAX_SIZE = 1 << 24  # a bound on any one size in a stored config; the tensors then bound the rest
@@ -228,6 +247,8 @@ def check_lm_config(config: Any, source: Any = "config") -> dict[str, Any]:
     Raises :class:`CheckpointError` naming ``source`` and the field. Builds nothing.
     """
     name = config_choice(config, "name", source, sorted(MODELS))
+    if name in OTHER_LMS:
+        return OTHER_LMS[name].check(config, source)
     checked: dict[str, Any] = {"name": name}
     for key in ("vocab_size", "wordvec_size", "hidden_size"):
         checked[key] = config_int(config, key, source, low=1, high=MAX_SIZE)
@@ -243,6 +264,8 @@ def check_lm_config(config: Any, source: Any = "config") -> dict[str, Any]:
 
 def lm_parameter_shapes(config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
     """The name and shape of every parameter of the model ``config`` describes (checked config; no allocation)."""
+    if config.get("name") in OTHER_LMS:
+        return OTHER_LMS[config["name"]].shapes(config)
     vocab, dim, hidden = config["vocab_size"], config["wordvec_size"], config["hidden_size"]
     shapes: dict[str, tuple[int, ...]] = {"embed.weight": (vocab, dim)}
     for layer in range(config.get("num_layers", 1)):
@@ -259,6 +282,8 @@ def lm_parameter_shapes(config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
 def build_lm(config: dict[str, Any], source: Any = "config") -> _LanguageModel:
     """Rebuild a model from :meth:`config` output (checked first: :func:`check_lm_config`)."""
     config = check_lm_config(config, source)
+    if config["name"] in OTHER_LMS:
+        return OTHER_LMS[config["name"]].build(config, source)
     name = config.pop("name")
     if name == "rnnlm":
         return RNNLM(config["vocab_size"], config["wordvec_size"], config["hidden_size"])
@@ -372,6 +397,9 @@ def _context_ids(context: Any, vocab: Any) -> tuple[list[int], bool]:
 
 
 def _next_logits(model: _LanguageModel, ids: list[int]) -> np.ndarray:
+    max_len = getattr(model, "max_len", None)  # a window model (TransformerLM) reads its last max_len ids
+    if max_len is not None:
+        ids = ids[-max_len:]
     logits = model(np.asarray([ids], dtype=np.int64))
     return backend.to_numpy(logits.data[0, -1]).astype(np.float64)
 
@@ -391,11 +419,16 @@ def generate(model: _LanguageModel, start: Any, length: int = 100, temperature: 
     Words are sampled from softmax(logits / temperature), restricted to the ``top_k`` most likely
     when given, never from ``skip_ids``. Draws from the backend's host Generator (``zn.manual_seed``
     makes it repeatable) unless ``rng`` is given. Returns words when ``start`` was words, else ids.
+    A model with its own ``generate`` and no carried state (``TransformerLM``, which re-reads its
+    last ``max_len`` words at every step) samples with it.
     """
     if temperature <= 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
     ids, as_words = _context_ids(start, vocab)
     rng = rng or backend.get_host_rng()
+    if callable(getattr(model, "generate", None)):
+        out = model.generate(ids, length, temperature=temperature, top_k=top_k, skip_ids=list(skip_ids), rng=rng)
+        return vocab.decode(out) if as_words else out
     was_training = model.training
     model.eval()
     model.reset_state()

@@ -19,6 +19,7 @@ state carried over.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -291,16 +292,27 @@ class AttentionSeq2Seq(_EncoderDecoder):
         return (logits, weights) if return_attention else logits
 
 
-SEQ2SEQ_MODELS: dict[str, type[_EncoderDecoder]] = {
+SEQ2SEQ_MODELS: dict[str, Any] = {
     "base": Seq2Seq, "peeky": PeekySeq2Seq, "attention": AttentionSeq2Seq,
 }
+# builders of seq2seq models of other modules, by kind: ``models.transformer`` registers "transformer"
+# (it reuses this module's decoding, so this module cannot import it)
+OTHER_SEQ2SEQ: dict[str, Callable[[dict[str, Any]], Any]] = {}
 
 
-def build_seq2seq(config: dict[str, Any]) -> _EncoderDecoder:
-    """Rebuild a model from :meth:`config` output (``{"model": "base"|"peeky"|"attention", ...}``)."""
+def register_seq2seq(kind: str, cls: Any, build: Callable[[dict[str, Any]], Any]) -> None:
+    """Make ``kind`` a model of ``seq2seq train`` (``SEQ2SEQ_MODELS``) built by ``build(config)``."""
+    SEQ2SEQ_MODELS[kind] = cls
+    OTHER_SEQ2SEQ[kind] = build
+
+
+def build_seq2seq(config: dict[str, Any]) -> Any:
+    """Rebuild a model from :meth:`config` output (``{"model": "base"|"peeky"|"attention"|"transformer", ...}``)."""
     kind = config.get("model", "base")
     if kind not in SEQ2SEQ_MODELS:
         raise ValueError(f"unknown seq2seq model {kind!r}; choose one of {sorted(SEQ2SEQ_MODELS)}")
+    if kind in OTHER_SEQ2SEQ:
+        return OTHER_SEQ2SEQ[kind](config)
     return SEQ2SEQ_MODELS[kind](int(config["vocab_size"]), int(config.get("wordvec_size", 16)),
                                 int(config.get("hidden_size", 128)), bool(config.get("bidirectional", False)),
                                 str(config.get("init", "pytorch")))

@@ -21,6 +21,7 @@ from ..data.seq import SeqCodec
 from ..errors import CheckpointError, DataError, UsageError
 from ..serialization import check_shapes, config_bool, config_choice, config_int, load, run_file
 from .seq2seq import SEQ2SEQ_MODELS, build_seq2seq
+from .transformer import check_transformer_seq2seq_config, transformer_seq2seq_parameter_shapes
 
 MAX_SIZE = 1 << 24  # a bound on any one size in a stored config; the tensors then bound the rest
 INITS = ("pytorch", "book")
@@ -47,6 +48,8 @@ def model_file(path: str | os.PathLike) -> Path:
 
 def check_seq2seq_config(config: Any, source: Any = "config") -> dict[str, Any]:
     """The model fields of a stored seq2seq config, checked (types and ranges); builds nothing."""
+    if isinstance(config, dict) and config.get("model") == "transformer":
+        return {"model": "transformer", **check_transformer_seq2seq_config(config, source)}
     checked = {"model": config_choice(config, "model", source, sorted(SEQ2SEQ_MODELS), default="base"),
                "vocab_size": config_int(config, "vocab_size", source, low=1, high=MAX_SIZE),
                "wordvec_size": config_int(config, "wordvec_size", source, low=1, high=MAX_SIZE, default=16),
@@ -67,6 +70,8 @@ def _lstm_shapes(prefix: str, fan_in: int, hidden: int, suffix: str = "") -> dic
 
 def seq2seq_parameter_shapes(config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
     """The name and shape of every parameter of the model a checked ``config`` describes (no allocation)."""
+    if config["model"] == "transformer":
+        return transformer_seq2seq_parameter_shapes(config)
     vocab, dim, hidden = config["vocab_size"], config["wordvec_size"], config["hidden_size"]
     kind = config["model"]
     shapes: dict[str, tuple[int, ...]] = {"encoder.embed.weight": (vocab, dim)}

@@ -25,8 +25,8 @@ from .. import functional as F
 from ..autograd import Tensor, no_grad
 from ..errors import CheckpointError
 from ..serialization import config_bool, config_choice, config_float, config_int
-from .rnnlm import next_word_loss
-from .seq2seq import _EncoderDecoder
+from .rnnlm import LMKind, next_word_loss, register_lm
+from .seq2seq import _EncoderDecoder, register_seq2seq
 
 MAX_SIZE = 1 << 24
 MAX_LAYERS = 64
@@ -205,6 +205,10 @@ def build_transformer_lm(config: dict[str, Any], source: Any = "config") -> Tran
     return TransformerLM(**config)
 
 
+register_lm("transformer", TransformerLM,
+            LMKind(check_transformer_lm_config, transformer_lm_parameter_shapes, build_transformer_lm))
+
+
 # ---------------------------------------------------------------------------- encoder-decoder
 
 
@@ -365,3 +369,36 @@ def check_transformer_seq2seq_config(config: Any, source: Any = "config") -> dic
 def build_transformer_seq2seq(config: dict[str, Any], source: Any = "config") -> TransformerSeq2Seq:
     """Rebuild a :class:`TransformerSeq2Seq` from its :meth:`~TransformerSeq2Seq.config` (checked first)."""
     return TransformerSeq2Seq(**check_transformer_seq2seq_config(config, source))
+
+
+def transformer_seq2seq_parameter_shapes(config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """Name and shape of every parameter of the (checked) config's model, without building it."""
+    vocab, d, ff = config["vocab_size"], config["d_model"], config["dim_feedforward"]
+    shapes: dict[str, tuple[int, ...]] = {"src_embed.weight": (vocab, d), "tgt_embed.weight": (vocab, d)}
+    if config["positional"] == "learned":
+        shapes["pos.embedding.weight"] = (config["max_len"], d)
+
+    def attention(prefix: str) -> dict[str, tuple[int, ...]]:
+        return {prefix + "in_proj_weight": (3 * d, d), prefix + "in_proj_bias": (3 * d,),
+                prefix + "out_proj.weight": (d, d), prefix + "out_proj.bias": (d,)}
+
+    for side, layers, norms in (("encoder", config["num_encoder_layers"], 2),
+                                ("decoder", config["num_decoder_layers"], 3)):
+        for i in range(layers):
+            p = f"transformer.{side}.layers.{i}."
+            shapes |= attention(p + "self_attn.")
+            if side == "decoder":
+                shapes |= attention(p + "multihead_attn.")
+            shapes |= {p + "linear1.weight": (ff, d), p + "linear1.bias": (ff,),
+                       p + "linear2.weight": (d, ff), p + "linear2.bias": (d,)}
+            for n in range(1, norms + 1):
+                shapes |= {p + f"norm{n}.weight": (d,), p + f"norm{n}.bias": (d,)}
+        shapes |= {f"transformer.{side}.norm.weight": (d,), f"transformer.{side}.norm.bias": (d,)}
+    if config["tie_weights"]:
+        shapes["output_bias"] = (vocab,)
+    else:
+        shapes |= {"output.weight": (vocab, d), "output.bias": (vocab,)}
+    return shapes
+
+
+register_seq2seq("transformer", TransformerSeq2Seq, build_transformer_seq2seq)

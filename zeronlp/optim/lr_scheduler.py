@@ -1,15 +1,23 @@
-"""Learning-rate schedulers: StepLR, CosineAnnealing, ReduceOnPlateau."""
+"""Learning-rate schedulers: StepLR, CosineAnnealing, ReduceOnPlateau (stepped once an epoch) and
+LambdaLR, WarmupCosine (``per_step = True``: stepped after every optimizer step by the Trainer)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from .optimizer import Optimizer
 
 
 class LRScheduler:
-    """Call ``step()`` once an epoch; the learning rate of every group is set from ``get_lr()``."""
+    """Call ``step()`` once an epoch; the learning rate of every group is set from ``get_lr()``.
+
+    A scheduler with ``per_step = True`` counts optimizer steps instead (``epoch`` is then the number
+    of steps taken): the Trainer steps it after every optimizer step, not at the end of an epoch.
+    """
+
+    per_step = False
 
     def __init__(self, optimizer: Optimizer):
         self.optimizer = optimizer
@@ -55,6 +63,60 @@ class CosineAnnealing(LRScheduler):
 
 
 CosineAnnealingLR = CosineAnnealing
+
+
+class LambdaLR(LRScheduler):
+    """lr = base_lr * lr_lambda(step), stepped after every optimizer step (``per_step``).
+
+    ``lr_lambda`` is not saved in ``state_dict`` (only the step count is): rebuild it the same way
+    before ``load_state_dict``. The factor for step 0 is applied at construction, as in PyTorch.
+    """
+
+    per_step = True
+
+    def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float]):
+        super().__init__(optimizer)
+        self.lr_lambda = lr_lambda
+        self._apply()
+
+    def get_lr(self) -> list[float]:
+        factor = self.lr_lambda(self.epoch)
+        return [lr * factor for lr in self.base_lrs]
+
+    def _apply(self) -> None:
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+            group["lr"] = lr
+
+    def state_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in super().state_dict().items() if k != "lr_lambda"}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self._apply()
+
+
+class WarmupCosine(LambdaLR):
+    """Linear warm-up from 0 to base_lr over ``warmup_steps`` optimizer steps, then a cosine decay
+    to ``eta_min`` at ``total_steps`` (and ``eta_min`` after it): the Transformer recipe.
+
+    lr(s) = base_lr (s + 1) / warmup for s < warmup; else
+    eta_min + (base_lr - eta_min) (1 + cos(pi min(1, (s - warmup) / (total - warmup)))) / 2.
+    """
+
+    def __init__(self, optimizer: Optimizer, warmup_steps: int, total_steps: int, eta_min: float = 0.0):
+        if warmup_steps < 0 or total_steps < 1:
+            raise ValueError(f"WarmupCosine: need warmup_steps >= 0 and total_steps >= 1, "
+                             f"got {warmup_steps} and {total_steps}")
+        self.warmup_steps, self.total_steps, self.eta_min = int(warmup_steps), int(total_steps), eta_min
+        super().__init__(optimizer, lambda step: 1.0)
+
+    def get_lr(self) -> list[float]:
+        step = self.epoch
+        if step < self.warmup_steps:
+            return [lr * (step + 1) / self.warmup_steps for lr in self.base_lrs]
+        span = max(self.total_steps - self.warmup_steps, 1)
+        cos = (1 + math.cos(math.pi * min(1.0, (step - self.warmup_steps) / span))) / 2
+        return [self.eta_min + (lr - self.eta_min) * cos for lr in self.base_lrs]
 
 
 class ReduceOnPlateau:

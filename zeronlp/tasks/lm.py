@@ -43,7 +43,15 @@ from ..viz.plots import plot_curves
 DEFAULTS: dict[str, dict[str, Any]] = {
     "rnnlm": dict(epochs=4, batch_size=20, bptt=35, lr=20.0, clip=0.25, average="ema", ema_decay=0.998),
     "better": dict(epochs=40, batch_size=20, bptt=35, lr=20.0, clip=0.25, average="ema", ema_decay=0.998),
+    # a pre-norm decoder-only Transformer on windows of bptt tokens (max_len = bptt), each window read
+    # on its own: AdamW (betas 0.9/0.98, weight decay 0.01), linear warm-up over `warmup` optimizer
+    # steps (at most a tenth of the run) then a cosine decay to 0, stepped after every step
+    "transformer": dict(epochs=10, batch_size=20, bptt=64, lr=5e-4, clip=1.0, average="none", ema_decay=0.998,
+                        warmup=1000, weight_decay=0.01, betas=(0.9, 0.98), d_model=256, num_layers=4, nhead=4,
+                        dim_feedforward=1024, dropout=0.2, tie_weights=True),
 }
+TRANSFORMER_OPTIONS = ("warmup", "weight_decay", "d_model", "num_layers", "nhead", "dim_feedforward", "dropout")
+WARMUP_FRACTION = 0.1  # the warm-up never takes more than this part of the run's optimizer steps
 AVERAGES = ("ema", "none")
 CHECKPOINT_MINUTES = 10.0  # mid-epoch checkpoints of a run with a run directory (None: this default)
 PTB_TEXT = {"tokenizer": "whitespace"}
@@ -82,7 +90,13 @@ def _settings(model: str, overrides: dict[str, Any]) -> dict[str, Any]:
     if model not in DEFAULTS:
         raise UsageError(f"unknown model {model!r}; use one of {', '.join(DEFAULTS)}")
     config = dict(DEFAULTS[model])
-    config.update({k: v for k, v in overrides.items() if v is not None})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    unused = sorted(k for k in given if k not in config)
+    if unused:
+        raise UsageError(f"{', '.join(unused)}: only for --model transformer, not {model}")
+    config.update(given)
+    if model == "transformer":
+        _check_transformer_settings(config)
     if config["average"] not in AVERAGES:
         raise UsageError(f"unknown average {config['average']!r}; use one of {', '.join(AVERAGES)}")
     for key in ("epochs", "batch_size", "bptt"):
@@ -97,6 +111,43 @@ def _settings(model: str, overrides: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
+def _check_transformer_settings(config: dict[str, Any]) -> None:
+    for key in ("d_model", "num_layers", "nhead", "dim_feedforward"):
+        if int(config[key]) != config[key] or config[key] < 1:
+            raise UsageError(f"{key} must be a positive integer, got {config[key]!r}")
+    if config["d_model"] % config["nhead"]:
+        raise UsageError(f"d_model {config['d_model']} must be divisible by the number of heads {config['nhead']}")
+    if int(config["warmup"]) != config["warmup"] or config["warmup"] < 0:
+        raise UsageError(f"warmup must be a non-negative number of steps, got {config['warmup']!r}")
+    if not 0 <= config["dropout"] < 1:
+        raise UsageError(f"dropout must be in [0, 1), got {config['dropout']}")
+    if config["weight_decay"] < 0:
+        raise UsageError(f"weight_decay must be >= 0, got {config['weight_decay']}")
+
+
+def _network(model: str, vocab_size: int, config: dict[str, Any], model_kwargs: dict[str, Any] | None) -> Any:
+    if model != "transformer":
+        return MODELS[model](vocab_size, **(model_kwargs or {}))
+    kwargs = {k: config[k] for k in ("d_model", "num_layers", "nhead", "dim_feedforward", "dropout", "tie_weights")}
+    return MODELS[model](vocab_size, max_len=config["bptt"], **kwargs | (model_kwargs or {}))
+
+
+def _optimizer(model: str, net: Any, config: dict[str, Any], steps_per_epoch: int, quiet: bool) -> tuple[Any, Any]:
+    """The book's SGD + lr / 4 on a worse validation perplexity for the LSTMs; AdamW with a warm-up
+    and a cosine decay (per optimizer step) for the Transformer."""
+    if model != "transformer":
+        optimizer = optim.SGD(net.parameters(), lr=config["lr"])
+        return optimizer, optim.ReduceOnPlateau(optimizer, factor=0.25, patience=0)
+    optimizer = optim.AdamW(net.parameters(), lr=config["lr"], betas=tuple(config["betas"]),
+                            weight_decay=config["weight_decay"])
+    total = config["epochs"] * steps_per_epoch
+    warmup = min(int(config["warmup"]), int(WARMUP_FRACTION * total))
+    if warmup < config["warmup"]:
+        log(f"warm-up shortened to {warmup} steps (a tenth of the run's {total} steps)", quiet)
+    config["warmup_steps"] = warmup
+    return optimizer, optim.WarmupCosine(optimizer, warmup, total)
+
+
 def train(model: str = "rnnlm", *, train: str | os.PathLike | None = None, valid: str | os.PathLike | None = None,
           test: str | os.PathLike | None = None, tokenizer: str = "whitespace", min_count: int = 1,
           max_vocab: int | None = None, epochs: int | None = None, batch_size: int | None = None,
@@ -104,15 +155,21 @@ def train(model: str = "rnnlm", *, train: str | os.PathLike | None = None, valid
           ema_decay: float | None = None, out_dir: str | os.PathLike | None = None, quiet: bool = False,
           resume: bool = False, seed: int = 0, max_tokens: int | None = None, eval_batch_size: int = 10,
           checkpoint_minutes: float | None = None, corpus: tuple[TextCorpus, dict[str, Any]] | None = None,
-          model_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Train ``model`` (``"rnnlm"`` or ``"better"``) on PTB, or on the user's ``train`` file.
+          model_kwargs: dict[str, Any] | None = None, warmup: int | None = None, weight_decay: float | None = None,
+          d_model: int | None = None, num_layers: int | None = None, nhead: int | None = None,
+          dim_feedforward: int | None = None, dropout: float | None = None) -> dict[str, Any]:
+    """Train ``model`` (``"rnnlm"``, ``"better"`` or ``"transformer"``) on PTB, or on the user's ``train`` file.
 
+    ``warmup``, ``weight_decay``, ``d_model``, ``num_layers``, ``nhead``, ``dim_feedforward`` and
+    ``dropout`` set the Transformer (``DEFAULTS["transformer"]``; its ``max_len`` is ``bptt``).
     Returns ``{"model", "vocab", "history", "final", "config"}``; ``final["test_perplexity"]`` is
     measured (book protocol: ``eval_batch_size`` streams, state carried) with the best weights
     when there is a test set. With ``out_dir`` writes the run directory (module docstring).
     """
     config = _settings(model, dict(epochs=epochs, batch_size=batch_size, bptt=bptt, lr=lr, clip=clip,
-                                   average=average, ema_decay=ema_decay))
+                                   average=average, ema_decay=ema_decay, warmup=warmup, weight_decay=weight_decay,
+                                   d_model=d_model, num_layers=num_layers, nhead=nhead,
+                                   dim_feedforward=dim_feedforward, dropout=dropout))
     get_tokenizer(tokenizer)  # an unknown name fails before any file is read
     corpus, text = corpus if corpus is not None else load_corpus(train, valid, test, tokenizer, min_count,
                                                                  max_vocab, max_tokens)
@@ -122,14 +179,15 @@ def train(model: str = "rnnlm", *, train: str | os.PathLike | None = None, valid
     config.update(model=model, seed=seed, max_tokens=max_tokens, eval_batch_size=eval_batch_size,
                   vocab_size=len(corpus.vocab), **text)
     backend.manual_seed(seed)
-    net = MODELS[model](len(corpus.vocab), **(model_kwargs or {}))
-    optimizer = optim.SGD(net.parameters(), lr=config["lr"])
+    net = _network(model, len(corpus.vocab), config, model_kwargs)
+    optimizer, scheduler = _optimizer(model, net, config, len(batches), quiet)
     averaged = (optim.AveragedModel(net, decay=config["ema_decay"], warmup=True)
                 if config["average"] == "ema" else None)
+    stateful = [CarryState(net)] if model != "transformer" else []  # the Transformer reads each window alone
     trainer = Trainer(
         net, optimizer, model_loss, max_grad_norm=config["clip"] or None,
-        scheduler=optim.ReduceOnPlateau(optimizer, factor=0.25, patience=0), averaged=averaged,
-        callbacks=[CarryState(net), EpochMetrics(lambda _, row: {
+        scheduler=scheduler, averaged=averaged,
+        callbacks=[*stateful, EpochMetrics(lambda _, row: {
             "train_perplexity": perplexity_of(row["loss"], "train perplexity")})],
         monitor="valid_perplexity", mode="min", out_dir=out_dir, quiet=quiet, unit="tokens",
         meta={"config": net.config(), "vocab": corpus.vocab.to_dict(), "text": text}, config=config,
@@ -187,9 +245,13 @@ def file_ids(path: str | os.PathLike, vocab: Vocabulary, options: dict[str, Any]
 
 
 def evaluate(ckpt: str | os.PathLike, split: str = "test", file: str | os.PathLike | None = None,
-             batch_size: int = 10, bptt: int = 35) -> dict[str, Any]:
-    """Perplexity of a trained model on a PTB split or a text file: ``{"source", "perplexity", "tokens"}``."""
+             batch_size: int = 10, bptt: int | None = None) -> dict[str, Any]:
+    """Perplexity of a trained model on a PTB split or a text file: ``{"source", "perplexity", "tokens"}``.
+
+    ``bptt``: the window length, by default 35 (the book's) for the LSTMs and the window the model
+    was trained on (its ``max_len``) for the Transformer, which reads each window on its own."""
     model, vocab, options = load_lm(ckpt)
+    bptt = bptt or getattr(model, "max_len", None) or 35
     if file is not None:
         ids, source = file_ids(file, vocab, options), os.fspath(file)
     else:

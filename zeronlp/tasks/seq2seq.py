@@ -43,11 +43,18 @@ from ..serialization import load
 from ..train import CHECKPOINT_NAME, EpochMetrics, MiniBatches, Trainer, log, model_loss, write_metrics
 from ..train.checkpoint import fit_reporting_interrupts
 from ..train.divergence import DivergenceGuard
+from ..viz.attention import attention_figure
 from ..viz.plots import plot_curves, plot_heatmap, plot_series
 
 SHIPPED = ("addition", "date")
 DEFAULT_HIDDEN = {"addition": 128, "date": 256}
 USER_HIDDEN = 128
+# the Transformer (``model="transformer"``): hidden_size is d_model; Adam with a linear warm-up over
+# at most TRANSFORMER_WARMUP steps (a tenth of the run at most), then a cosine decay, per step
+TRANSFORMER = dict(d_model=128, nhead=4, num_encoder_layers=2, num_decoder_layers=2, dim_feedforward=512,
+                   dropout=0.1)
+TRANSFORMER_WARMUP = 200
+ATTENTION_MODELS = ("attention", "transformer")
 VALID_FRACTION = 0.1
 CHECKPOINT_MINUTES = 10.0  # mid-epoch checkpoints of a run with a run directory (None: this default)
 COMPARE_VARIANTS = (("baseline", "base", False), ("reversed", "base", True), ("reversed + peeky", "peeky", True))
@@ -155,6 +162,21 @@ def _check_settings(model: str, hidden_size: int, wordvec_size: int, bidirection
         raise UsageError(f"lr must be positive, got {lr}")
     if init not in ("pytorch", "book"):
         raise UsageError(f"init must be 'pytorch' or 'book', got {init!r}")
+    if model == "transformer" and (bidirectional or init != "pytorch"):
+        raise UsageError("--bidirectional and --init are for the LSTM models, not the transformer")
+    if model == "transformer" and hidden_size % TRANSFORMER["nhead"]:
+        raise UsageError(f"the transformer's hidden size (d_model) must be divisible by its "
+                         f"{TRANSFORMER['nhead']} heads, got {hidden_size}")
+
+
+def _network(model: str, vocab_size: int, codec: SeqCodec, hidden_size: int, wordvec_size: int,
+             bidirectional: bool, init: str) -> Any:
+    if model != "transformer":
+        return build_seq2seq({"model": model, "vocab_size": vocab_size, "wordvec_size": wordvec_size,
+                              "hidden_size": hidden_size, "bidirectional": bidirectional, "init": init})
+    return build_seq2seq({"model": model, "vocab_size": vocab_size, "max_len": max(codec.src_length, codec.tgt_length),
+                          "positional": "sinusoidal", "norm_first": True, "tie_weights": True, "pad_id": None,
+                          "activation": "relu", **TRANSFORMER, "d_model": hidden_size})
 
 
 def _check_resumable(out_dir: Path | None, codec: SeqCodec) -> None:
@@ -175,7 +197,9 @@ def train(data: str | None = None, model: str = "base", reverse: bool = False, *
           init: str = "pytorch", max_train: int | None = None, max_test: int | None = None,
           out_dir: PathLike | None = None, seed: int = 0, quiet: bool = False, resume: bool = False,
           checkpoint_minutes: float | None = None, prepared: Seq2SeqData | None = None) -> dict[str, Any]:
-    """Train a ``"base"``, ``"peeky"`` or ``"attention"`` seq2seq model with Adam and gradient clipping.
+    """Train a ``"base"``, ``"peeky"``, ``"attention"`` or ``"transformer"`` seq2seq model with Adam
+    and gradient clipping (the Transformer: ``hidden_size`` is its d_model, default 128, and the
+    learning rate warms up linearly, then decays on a cosine, per step; see ``TRANSFORMER``).
 
     ``data``: ``"addition"`` (default) or ``"date"``; or the user's ``train`` file (``valid``/``test``
     optional, ``level`` ``"char"`` or ``"word"``, ``tokenizer`` for words). ``reverse``: feed the
@@ -191,6 +215,8 @@ def train(data: str | None = None, model: str = "base", reverse: bool = False, *
         data, train=train, valid=valid, test=test, level=level, tokenizer=tokenizer, reverse=reverse,
         max_train=max_train, max_test=max_test)
     shipped = prepared.per_epoch_split == "test"
+    if model == "transformer":
+        hidden_size = hidden_size or TRANSFORMER["d_model"]
     hidden_size = hidden_size or (DEFAULT_HIDDEN[prepared.name] if shipped else USER_HIDDEN)
     _check_settings(model, hidden_size, wordvec_size, bidirectional, lr, init)
     codec = prepared.codec
@@ -201,9 +227,14 @@ def train(data: str | None = None, model: str = "base", reverse: bool = False, *
         _check_resumable(out, codec)
 
     backend.manual_seed(seed)
-    net = build_seq2seq({"model": model, "vocab_size": len(codec), "wordvec_size": wordvec_size,
-                         "hidden_size": hidden_size, "bidirectional": bidirectional, "init": init})
+    net = _network(model, len(codec), codec, hidden_size, wordvec_size, bidirectional, init)
     optimizer = optim.Adam(net.parameters(), lr=lr)
+    batches = MiniBatches(*prepared.train, batch_size=batch_size)
+    scheduler, warmup = None, None
+    if model == "transformer":
+        total = epochs * len(batches)
+        warmup = min(TRANSFORMER_WARMUP, total // 10)
+        scheduler = optim.WarmupCosine(optimizer, warmup, total)
     model_config = net.config() | codec.to_config() | {"data": prepared.name if shipped else "tsv"}
     run_config = {
         "data": prepared.name, "train": _path(train), "valid": _path(valid), "test": _path(test), "level": codec.level,
@@ -214,6 +245,8 @@ def train(data: str | None = None, model: str = "base", reverse: bool = False, *
         "train_examples": len(prepared.train[0]), "eval_examples": len(prepared.per_epoch[0]),
         "vocab_size": len(codec), "src_length": codec.src_length, "tgt_length": codec.tgt_length,
     }
+    if warmup is not None:
+        run_config["warmup_steps"] = warmup
     evaluate = evaluator(*prepared.per_epoch, codec)
     if shipped:  # the book's schedule: the test split after every epoch, named so; no selection on it
         callbacks = [EpochMetrics(lambda tr, _: {f"test_{k}": v for k, v in tr.evaluate(evaluate).items()})]
@@ -221,12 +254,11 @@ def train(data: str | None = None, model: str = "base", reverse: bool = False, *
     else:
         callbacks, per_epoch, monitor = [], evaluate, "valid_accuracy"
     trainer = Trainer(net, optimizer, model_loss, batch_size=batch_size, max_grad_norm=max_grad_norm,
-                      callbacks=callbacks, monitor=monitor, mode="max", out_dir=out, quiet=quiet, unit="tokens",
+                      scheduler=scheduler, callbacks=callbacks, monitor=monitor, mode="max", out_dir=out, quiet=quiet, unit="tokens",
                       meta={"config": model_config, "vocab": codec.symbols}, config=run_config,
                       checkpoint_minutes=(checkpoint_minutes or CHECKPOINT_MINUTES) if out is not None else None,
                       divergence=DivergenceGuard())
-    history = fit_reporting_interrupts(trainer, MiniBatches(*prepared.train, batch_size=batch_size), per_epoch,
-                                       epochs, resume)
+    history = fit_reporting_interrupts(trainer, batches, per_epoch, epochs, resume)
     accuracy_key = f"{prepared.per_epoch_split}_accuracy"
     final: dict[str, Any] = {"train_loss": history[-1]["loss"]}
     if shipped:
@@ -245,7 +277,7 @@ def train(data: str | None = None, model: str = "base", reverse: bool = False, *
         title = f"{Path(prepared.name).name}: {variant_name(model, reverse, bidirectional)}"
         plot_curves(history, [accuracy_key], out / "accuracy.png",
                     ylabel=f"{prepared.per_epoch_split} accuracy (exact match)", title=title)
-        if model == "attention":
+        if model in ATTENTION_MODELS:
             _plot_first_attention(net, codec, prepared.per_epoch[0][0], out / "attention.png")
     return {"model": net, "history": history, "final": final, "config": run_config | {"model_config": model_config},
             "vocab": codec}
@@ -351,7 +383,9 @@ def translate(ckpt: PathLike, text: str, beam_size: int = 1, heatmap: PathLike |
     Returns ``{"answer", "translation" (a :class:`~zeronlp.models.seq2seq_io.Translation`), "model"
     (its kind), "heatmap" (the path written, or None), "unknown" (words read as ``<unk>``)}``. For
     attention models with ``plot``, the attention heatmap goes to ``heatmap`` (default:
-    ``attention.png`` in the run directory).
+    ``attention.png`` in the run directory; for the averaged heads of a Transformer's last layer), and
+    for a Transformer (greedy) every head of its last layer to ``attention_heads.png`` beside it
+    (``"heads_heatmap"``).
     """
     if int(beam_size) != beam_size or beam_size < 1:
         raise UsageError(f"beam size must be a positive integer, got {beam_size!r}")
@@ -361,6 +395,29 @@ def translate(ckpt: PathLike, text: str, beam_size: int = 1, heatmap: PathLike |
     if plot and result.weights is not None:
         written = Path(heatmap) if heatmap is not None else model_file(ckpt).parent / "attention.png"
         plot_attention(result.weights, result.input_tokens, result.output_tokens, written,
-                       title="attention")
+                       title="attention" + (" (last layer, mean of the heads)" if model.kind == "transformer" else ""))
+    heads = None
+    if plot and written is not None and model.kind == "transformer" and beam_size == 1:
+        heads = plot_attention_heads(model, codec, text.strip(), written.with_name("attention_heads.png"))
     return {"answer": result.answer, "translation": result, "model": model.kind, "heatmap": written,
-            "unknown": codec.unknown(text.strip())}
+            "heads_heatmap": heads, "unknown": codec.unknown(text.strip())}
+
+
+def plot_attention_heads(model: Any, codec: SeqCodec, text: str, path: PathLike) -> Path:
+    """Every head of a Transformer's last decoder layer attending over the source (greedy answer), one
+    panel each, cropped like :func:`plot_attention`."""
+    src = codec.encode_source(text)[None, :]
+    ids, weights = model.generate(src, codec.start_id, codec.tgt_length - 1, end_id=codec.end_id,
+                                  return_attention="heads")
+    output = codec.answer_tokens(backend.to_numpy(ids)[0])
+    heads = backend.to_numpy(weights)[0, -1][:, :len(output)]  # (heads, outputs, source)
+    source = codec.source_labels(text)
+    if codec.reverse:
+        heads = heads[:, :, ::-1]
+    columns, rows = _unpadded_length(source), _unpadded_length(output)
+    figure = attention_figure(heads[:, :rows, :columns], [_shown(s) for s in source[:columns]],
+                              [_shown(s) for s in output[:rows]], title="last decoder layer, per head")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    return path

@@ -7,7 +7,8 @@ What differs between experiments is passed in, never copied into another loop:
 * the **loss** (``loss_fn(model, batch) -> Tensor``), by default softmax cross-entropy of
   ``model(batch[0])`` against ``batch[-1]``;
 * the **evaluation** (``valid``): arrays (mean loss and ``score_fn``) or ``valid(model) -> dict``;
-  which metric picks the best model (``monitor``, ``mode``); a scheduler on that metric;
+  which metric picks the best model (``monitor``, ``mode``); a scheduler, stepped once an epoch (on
+  that metric for ``ReduceOnPlateau``) or, if its ``per_step`` is true, after every optimizer step;
 * **clipping**, **weight averaging** (an :class:`~zeronlp.optim.AveragedModel`, which is then
   evaluated and kept), and **callbacks** (``on_epoch_start``, ``on_epoch_end``, ``state_dict``).
 
@@ -247,6 +248,8 @@ class Trainer:
         if self.max_grad_norm is not None:
             clip_grad_norm_(self._params, self.max_grad_norm)
         self.optimizer.step()
+        if getattr(self.scheduler, "per_step", False):  # a warm-up / per-step schedule (optim.WarmupCosine)
+            self.scheduler.step()
         if self.averaged is not None:
             self.averaged.update_parameters()
 
@@ -536,7 +539,7 @@ class Trainer:
             self._save_best(row)
         if isinstance(self.scheduler, ReduceOnPlateau):
             self.scheduler.step(row[self.monitor] if self.monitor is not None else row["loss"])
-        elif self.scheduler is not None:
+        elif self.scheduler is not None and not getattr(self.scheduler, "per_step", False):
             self.scheduler.step()
         self.save()
         if self.keep_epoch_checkpoints and self.checkpoint_path is not None and self.comm.is_main:
