@@ -66,11 +66,14 @@ def test_same_seed_same_vectors(sg):
     assert not np.allclose(a, c)
 
 
-@pytest.mark.parametrize("sg", [0, 1])
-def test_learns_planted_groups(sg):
+@pytest.mark.parametrize("sg, workers", [(0, 1), (1, 1), (0, 3), (1, 3)])
+def test_learns_planted_groups(sg, workers):
+    """Also with worker threads (Hogwild updates from several threads, gensim's ``workers``)."""
     sentences = planted_corpus(3000)
     model = Word2Vec(
         sentences,
+        workers=workers,
+        batch_words=2000,  # several chunks, so the threads really share the work
         vector_size=24,
         window=3,
         min_count=1,
@@ -126,6 +129,24 @@ def test_plan_schedule_and_subsampling():
     assert np.all(np.diff(plan.alphas) <= 0) and plan.alphas[0] <= 0.025 and plan.alphas[-1] >= 0.005
     assert plan.reduced.min() >= 0 and plan.reduced.max() < 2
     assert plan.negatives.shape == (plan.ids.size, 5)
+
+
+def test_workers_share_the_chunks_of_an_epoch(monkeypatch):
+    """With ``workers`` > 1 the kernels of several chunks run at the same time (they release the GIL)."""
+    import threading
+
+    seen = set()
+    original = Word2Vec.run_plan
+
+    def record(self, plan, backend=None):
+        seen.add(threading.get_ident())
+        return original(self, plan, backend)
+
+    monkeypatch.setattr(Word2Vec, "run_plan", record)
+    Word2Vec(planted_corpus(2000), vector_size=8, min_count=1, epochs=2, workers=2, batch_words=500)
+    assert len(seen) == 2 and threading.get_ident() not in seen
+    with pytest.raises(ValueError, match="workers"):
+        Word2Vec(workers=0)
 
 
 def test_bad_input():

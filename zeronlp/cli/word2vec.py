@@ -23,7 +23,8 @@ def run_train(args: argparse.Namespace) -> int:
     result = word2vec.train(args.model, args.corpus, dim=args.dim, epochs=args.epochs, window=args.window,
                             min_count=args.min_count, negative=args.negative, tokenizer=args.tokenizer,
                             out_dir=args.out, quiet=args.quiet, resume=args.resume, seed=args.seed,
-                            plot_words=args.plot_words.split(",") if args.plot_words else None)
+                            plot_words=args.plot_words.split(",") if args.plot_words else None,
+                            workers=args.workers)
     print(describe(result["final"], prefix="test_"))
     print(f"wrote {args.out}/vectors.safetensors, vectors.txt, metrics.json, report.json"
           + (", pca.png" if (Path(args.out) / "pca.png").is_file() else ""))
@@ -63,6 +64,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--window", type=positive_int, default=None, help="context window (default 5; 2 for ppmi)")
     p.add_argument("--min-count", type=positive_int, default=5, help="rarer words are dropped")
     p.add_argument("--negative", type=positive_int, default=5, help="negative samples per word")
+    p.add_argument("--workers", type=positive_int, default=1,
+                   help="cbow/skipgram: kernel threads, like gensim's workers (more than 1: faster on free cores, "
+                        "not bit-reproducible)")
     p.add_argument("--plot-words", default=None, help="comma-separated words for the PCA plot")
     add_common_args(p, DEFAULT_OUT)
     p.set_defaults(func=run_train)

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,6 +72,9 @@ class Word2Vec:
     ``sentences``: iterable of token lists (or ``corpus_file``: one sentence a line). When either is
     given, the vocabulary is built and the model trained at once. ``sg=0`` is CBOW (mean of context
     vectors predicts the center word), ``sg=1`` skip-gram. ``wv`` holds the trained vectors.
+    ``workers`` > 1: the numba kernels of several chunks run at once in threads (they release the GIL)
+    while the main thread draws the next plans — Hogwild updates of shared rows, as gensim's and the C
+    tool's threads do, so results are no longer bit-reproducible; ``workers=1`` is deterministic.
     """
 
     def __init__(
@@ -91,6 +96,7 @@ class Word2Vec:
         compute_loss: bool = False,
         backend: str = "numba",
         batch_words: int = 200_000,
+        workers: int = 1,
     ) -> None:
         if sentences is not None and corpus_file is not None:
             raise ValueError("give either sentences or corpus_file, not both")
@@ -107,11 +113,14 @@ class Word2Vec:
             raise ValueError(f"sg must be 0 (CBOW) or 1 (skip-gram), got {sg}")
         if backend not in ("numba", "numpy"):
             raise ValueError(f"backend must be 'numba' or 'numpy', got {backend!r}")
+        if int(workers) != workers or workers < 1:
+            raise ValueError(f"workers must be a positive integer, got {workers!r}")
         self.vector_size, self.window, self.min_count = vector_size, window, min_count
         self.sg, self.negative, self.sample = sg, negative, sample
         self.alpha, self.min_alpha, self.epochs, self.seed = alpha, min_alpha, epochs, seed
         self.max_vocab_size, self.ns_exponent = max_vocab_size, ns_exponent
         self.compute_loss, self.backend, self.batch_words = compute_loss, backend, batch_words
+        self.workers = int(workers)
         self.rng = np.random.default_rng(seed)
         self.vocab: Vocabulary | None = None
         self.wv: KeyedVectors | None = None
@@ -236,21 +245,33 @@ class Word2Vec:
         chunks = self._chunks(offsets)
         span = self.alpha - self.min_alpha
         t0 = time.perf_counter()
-        for epoch in range(epochs):
-            loss = 0.0
-            for a, b in chunks:
-                lo, hi = int(offsets[a]), int(offsets[b])
-                start = self.alpha - span * (epoch + lo / total) / epochs
-                end = self.alpha - span * (epoch + hi / total) / epochs
-                plan = self.make_plan(
-                    ids[lo:hi], offsets[a : b + 1] - lo, max(start, self.min_alpha), max(end, self.min_alpha)
-                )
-                loss += self.run_plan(plan)
-            self.losses.append(loss)
-            if progress:
-                rate = total * (epoch + 1) / (time.perf_counter() - t0)
-                msg = f"epoch {epoch + 1}/{epochs}  {rate:,.0f} words/s"
-                logger.info(msg + (f"  loss {loss:.4g}" if self.compute_loss else ""))
+        pool = ThreadPoolExecutor(self.workers) if self.workers > 1 and self.backend == "numba" else None
+        try:
+            for epoch in range(epochs):
+                loss = 0.0
+                pending: deque[Future] = deque()
+                for a, b in chunks:
+                    lo, hi = int(offsets[a]), int(offsets[b])
+                    start = self.alpha - span * (epoch + lo / total) / epochs
+                    end = self.alpha - span * (epoch + hi / total) / epochs
+                    plan = self.make_plan(
+                        ids[lo:hi], offsets[a : b + 1] - lo, max(start, self.min_alpha), max(end, self.min_alpha)
+                    )
+                    if pool is None:
+                        loss += self.run_plan(plan)
+                        continue
+                    pending.append(pool.submit(self.run_plan, plan))
+                    while len(pending) > 2 * self.workers:  # bound the plans held in memory
+                        loss += pending.popleft().result()
+                loss += sum(future.result() for future in pending)
+                self.losses.append(loss)
+                if progress:
+                    rate = total * (epoch + 1) / (time.perf_counter() - t0)
+                    msg = f"epoch {epoch + 1}/{epochs}  {rate:,.0f} words/s"
+                    logger.info(msg + (f"  loss {loss:.4g}" if self.compute_loss else ""))
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
         self.train_seconds = time.perf_counter() - t0
         self.words_per_second = total * epochs / max(self.train_seconds, 1e-9)
         self.wv.reset_norms()

@@ -254,7 +254,8 @@ def train(data: str | None = None, model: str = "base", reverse: bool = False, *
     else:
         callbacks, per_epoch, monitor = [], evaluate, "valid_accuracy"
     trainer = Trainer(net, optimizer, model_loss, batch_size=batch_size, max_grad_norm=max_grad_norm,
-                      scheduler=scheduler, callbacks=callbacks, monitor=monitor, mode="max", out_dir=out, quiet=quiet, unit="tokens",
+                      scheduler=scheduler, callbacks=callbacks, monitor=monitor, mode="max", out_dir=out, quiet=quiet,
+                      unit="tokens",
                       meta={"config": model_config, "vocab": codec.symbols}, config=run_config,
                       checkpoint_minutes=(checkpoint_minutes or CHECKPOINT_MINUTES) if out is not None else None,
                       divergence=DivergenceGuard())

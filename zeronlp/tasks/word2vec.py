@@ -90,9 +90,11 @@ def train_book_model(sentences: list[list[str]], method: str = "book-cbow", dim:
 def train(method: str = "cbow", corpus: str | os.PathLike = "ptb", *, dim: int = 100, epochs: int = 5,
           window: int | None = None, min_count: int = 5, negative: int = 5, tokenizer: str = "simple",
           out_dir: str | os.PathLike | None = None, quiet: bool = True, resume: bool = False, seed: int = 0,
-          plot_words: list[str] | None = None) -> dict[str, Any]:
+          plot_words: list[str] | None = None, workers: int = 1) -> dict[str, Any]:
     """Train vectors with ``method`` (see the module docstring) and evaluate them.
 
+    ``workers`` > 1 runs word2vec's kernels in that many threads (Hogwild updates, as gensim's
+    ``workers``: faster on several free cores, no longer bit-reproducible).
     Returns ``{"vectors", "final", "sections", "history", "config"}``.
     """
     if method not in METHODS:
@@ -116,7 +118,7 @@ def train(method: str = "cbow", corpus: str | os.PathLike = "ptb", *, dim: int =
             vectors = ppmi_svd_keyed_vectors(sentences, dim=dim, window=window, min_count=min_count, seed=seed)
         elif method in ("cbow", "skipgram"):
             model = Word2Vec(vector_size=dim, window=window, min_count=min_count, sg=int(method == "skipgram"),
-                             negative=negative, epochs=epochs, seed=seed)
+                             negative=negative, epochs=epochs, seed=seed, workers=workers)
             model.build_vocab(sentences)
             model.train(sentences, progress=not quiet)
             vectors, words_per_second = model.wv, model.words_per_second
