@@ -109,7 +109,7 @@ def test_seq2seq_learns_to_reverse():
     model = _tiny_seq2seq()
     x, t = _reverse_batch(rng, 2000)
     trainer = Trainer(model, zn.optim.Adam(model.parameters(), lr=3e-3), model_loss, batch_size=32, quiet=True)
-    trainer.fit((x, t), epochs=5)
+    trainer.fit((x, t), epochs=8)  # 5 epochs land right at 0.97 or just above, by float rounding
     xv, tv = _reverse_batch(rng, 200)
     assert exact_match_accuracy(model, xv, tv) > 0.97
     beam = model.beam_search(xv, START, 5, beam_size=3)
