@@ -78,6 +78,8 @@ class Attention(Function):
             query, keys = promote(query, keys)
             keys, values = promote(keys, values)
             query, values = promote(query, values)
+            common = np.result_type(query.dtype, keys.dtype, values.dtype)  # mixed floats: one dtype for both outputs
+            query, keys, values = (a.astype(common, copy=False) for a in (query, keys, values))
         for name, a in (("query", query), ("keys", keys), ("values", values)):
             require_float(f"attention {name}", a)
         if keys.shape[-2] != values.shape[-2]:
@@ -158,13 +160,17 @@ def scaled_dot_product_attention(query, keys, values, mask: Any = None,
     """Transformer attention: ``softmax(Q K^T / sqrt(d)) V`` (``scale`` overrides ``1/sqrt(d)``)."""
     query = as_tensor(query)
     d = query.shape[-1] if query.ndim else 1
-    return attention(query, keys, values, mask, 1.0 / math.sqrt(d) if scale is None else scale)
+    if scale is None:  # with no features every score is the empty sum 0: any scale gives the same weights
+        scale = 1.0 / math.sqrt(d) if d else 1.0
+    return attention(query, keys, values, mask, scale)
 
 
 def causal_mask(length: int, key_length: int | None = None) -> Any:
     """Boolean ``(length, key_length)`` mask, True on and below the diagonal (no peeking ahead)."""
     xp = backend.xp()
     key_length = length if key_length is None else key_length
+    if int(length) < 0 or int(key_length) < 0:
+        raise UsageError(f"causal_mask: lengths must be >= 0, got length={length}, key_length={key_length}")
     return xp.tril(xp.ones((length, key_length), dtype=bool), k=key_length - length)
 
 
@@ -172,4 +178,7 @@ def padding_mask(lengths: Any, max_length: int) -> Any:
     """Boolean ``(N, 1, max_length)`` mask, True at the first ``lengths[i]`` keys of row i."""
     xp = backend.xp()
     lengths = backend.to_device(np.asarray(backend.to_numpy(getattr(lengths, "data", lengths))))
+    if lengths.ndim != 1 or int(max_length) < 0:
+        raise UsageError(f"padding_mask: lengths must be 1-D (one per sequence) and max_length >= 0, got "
+                         f"lengths of shape {tuple(lengths.shape)} and max_length={max_length}")
     return (xp.arange(max_length)[None, :] < lengths[:, None])[:, None, :]

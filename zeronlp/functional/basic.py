@@ -517,6 +517,11 @@ def _has_advanced_index(index: Any) -> bool:
     return builtins.any(not isinstance(i, (slice, int, type(None), type(Ellipsis))) for i in items)
 
 
+class InvalidIndexError(UsageError, IndexError):
+    """An index out of range for the tensor: a UsageError naming the op, and the IndexError that
+    Python's indexing protocol (and PyTorch) raise."""
+
+
 class GetItem(Function):
     """y = x[index];  dx = zeros with gy scatter-added at index (repeated indices accumulate)."""
 
@@ -527,8 +532,9 @@ class GetItem(Function):
         self.x_shape, self.x_dtype = x.shape, x.dtype
         try:
             return x[self.index]
-        except IndexError as err:
-            raise IndexError(f"getitem: index {self.index!r} is invalid for shape {tuple(x.shape)}: {err}") from None
+        except (IndexError, TypeError, ValueError) as err:
+            kind = InvalidIndexError if isinstance(err, IndexError) else UsageError
+            raise kind(f"getitem: index {self.index!r} is invalid for shape {tuple(x.shape)}: {err}") from None
 
     def backward(self, gy):
         return _scatter_add(gy, self.index, self.x_shape)

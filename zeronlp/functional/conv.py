@@ -139,7 +139,8 @@ class MaxOverTime(Function):
                     f"max_over_time: mask of shape {tuple(self.mask.shape)} does not match input "
                     f"{tuple(x.shape)} (expected ({x.shape[0]}, {x.shape[2]}))"
                 )
-            x = xp.where(self.mask[:, None, :], x, x.dtype.type(-xp.inf))
+            lowest = -xp.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min if x.dtype.kind in "iu" else False
+            x = xp.where(self.mask[:, None, :], x, x.dtype.type(lowest))
         self.shape = x.shape
         self.argmax = x.argmax(axis=2)
         y = x.max(axis=2)

@@ -83,6 +83,11 @@ class EmbeddingFunction(Function):
         if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= weight.shape[0]):
             bad = ids[(ids < 0) | (ids >= weight.shape[0])].ravel()[0]
             raise IdOutOfRangeError(f"embedding: id {int(bad)} is out of range for {weight.shape[0]} rows")
+        if self.padding_idx is not None:
+            if not -weight.shape[0] <= self.padding_idx < weight.shape[0]:
+                raise UsageError(f"embedding: padding_idx {self.padding_idx} is out of range for "
+                                 f"{weight.shape[0]} rows")
+            self.padding_idx %= weight.shape[0]  # as PyTorch: a negative padding_idx counts from the end
         self.weight_shape, self.dtype = weight.shape, weight.dtype
         return weight[ids]
 
@@ -90,7 +95,7 @@ class EmbeddingFunction(Function):
         xp = backend.get_array_module(gy)
         gw = xp.zeros(self.weight_shape, dtype=gy.dtype)
         flat_ids = self.ids.reshape(-1)
-        scatter_add_rows(gw, flat_ids, gy.reshape(flat_ids.size, -1))
+        scatter_add_rows(gw, flat_ids, gy.reshape(flat_ids.size, self.weight_shape[1]))
         if self.padding_idx is not None:
             gw[self.padding_idx] = 0
         return gw
@@ -108,7 +113,7 @@ class EmbeddingGrad(Function):
     def forward(self, gy):
         gw = backend.get_array_module(gy).zeros(self.weight_shape, dtype=gy.dtype)
         flat_ids = self.ids.reshape(-1)
-        scatter_add_rows(gw, flat_ids, gy.reshape(flat_ids.size, -1))
+        scatter_add_rows(gw, flat_ids, gy.reshape(flat_ids.size, self.weight_shape[1]))
         if self.padding_idx is not None:
             gw[self.padding_idx] = 0
         return gw

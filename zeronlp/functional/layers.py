@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import backend
 from ..autograd import Function, Tensor, as_tensor
 from . import basic
 from .basic import matmul, mul, require_float, reshape, sum, transpose
+
+
+def _rows(a):
+    """``a (..., n)`` as a 2-D ``(rows, n)`` array (``reshape(-1, n)`` fails on a 0-size array when n is 0)."""
+    return a.reshape(math.prod(a.shape[:-1]), a.shape[-1])
 
 
 class LinearFunction(Function):
@@ -32,16 +39,16 @@ class LinearFunction(Function):
             x, weight = basic.promote(x, weight)
         self.x, self.weight, self.has_bias = x, weight, bias is not None
         # (..., in) as one (rows, in) GEMM: NumPy runs a 3-D ``x @ W.T`` as a stack of small GEMMs
-        y = (x.reshape(-1, x.shape[-1]) @ weight.T).reshape(*x.shape[:-1], weight.shape[0])
+        y = (_rows(x) @ weight.T).reshape(*x.shape[:-1], weight.shape[0])
         if bias is not None:
             y += bias.astype(y.dtype, copy=False)
         return y
 
     def backward(self, gy):
         x, weight = self.x, self.weight
-        gy2 = gy.reshape(-1, gy.shape[-1])
+        gy2 = _rows(gy)
         gx = (gy2 @ weight).reshape(*gy.shape[:-1], weight.shape[1]) if self.needs_input_grad[0] else None
-        gw = gy2.T @ x.reshape(-1, x.shape[-1])
+        gw = gy2.T @ _rows(x)
         if self.has_bias:
             return gx, gw, gy2.sum(axis=0)
         return gx, gw
@@ -130,7 +137,7 @@ class LayerNormFunction(Function):
         gx = (
             g_hat - g_hat.mean(axis=-1, keepdims=True) - x_hat * (g_hat * x_hat).mean(axis=-1, keepdims=True)
         ) * self.inv_std
-        flat = gy.reshape(-1, gy.shape[-1])
+        flat = _rows(gy)
         return gx, (flat * x_hat.reshape(flat.shape)).sum(axis=0), flat.sum(axis=0)
 
     def decompose(self, x, gamma, beta):

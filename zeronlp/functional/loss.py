@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,7 @@ class SoftmaxCrossEntropy(Function):
                 f"{tuple(logits.shape[:-1])}, got {tuple(t.shape)}"
             )
         num_classes = logits.shape[-1]
-        flat_x = logits.reshape(-1, num_classes)
+        flat_x = logits.reshape(math.prod(logits.shape[:-1]), num_classes)
         flat_t = t.reshape(-1)
         valid = flat_t != self.ignore_index
         safe_t = xp.where(valid, flat_t, 0)

@@ -3,6 +3,7 @@ var/std, logsumexp, cumsum, and eq/ne/lt/le/gt/ge/isnan/isinf/isfinite (boolean 
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from .basic import (
     _match_scalar,
     _reduce_grad_shape,
     broadcast_to,
+    cast,
     check_axis,
     div,
     exp,
@@ -217,12 +219,27 @@ def maximum(a, b) -> Tensor:
 def minimum(a, b) -> Tensor:
     """Elementwise minimum: ``-maximum(-a, -b)``."""
     a, b = _match_scalar(a, b)
+    a, b = as_tensor(a), as_tensor(b)
+    if a.dtype == bool or b.dtype == bool:  # -x is not defined on bools: min of bools is "and"
+        if a.dtype == b.dtype:
+            return as_tensor(backend.get_array_module(a.data).minimum(a.data, b.data))
+        a, b = (cast(a, b.dtype), b) if a.dtype == bool else (a, cast(b, a.dtype))
     return neg(maximum(neg(a), neg(b)))
+
+
+def _renamed(err: Exception, inner: str, op: str) -> Exception:
+    """The same error, its message saying ``op:`` instead of the ``inner:`` Function it is built from."""
+    message = str(err)
+    renamed = type(err)(op + message[len(inner):] if message.startswith(inner + ":") else f"{op}: {message}")
+    return renamed
 
 
 def min(x, axis: Any = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     """Smallest element over ``axis``: ``-max(-x)``."""
-    return neg(_max(neg(x), axis=axis, keepdims=keepdims))
+    try:
+        return neg(_max(neg(x), axis=axis, keepdims=keepdims))
+    except (ValueError, TypeError) as err:  # name this op, not the max it is built from
+        raise _renamed(err, "max", "min") from None
 
 
 def var(x, axis: Any = None, keepdims: bool = False, correction: int = 1) -> Tensor:
@@ -234,12 +251,18 @@ def var(x, axis: Any = None, keepdims: bool = False, correction: int = 1) -> Ten
     count = int(np.prod([x.shape[a] for a in axes]))
     centered = sub(x, mean(x, axis=normal, keepdims=True))
     with np.errstate(divide="ignore", invalid="ignore"):
-        return div(sum(mul(centered, centered), axis=normal, keepdims=keepdims), float(count - correction))
+        # as PyTorch: max(0, N - correction) degrees of freedom, so too few elements give nan/inf, not -0
+        dof = float(builtins.max(0, count - correction))
+        return div(sum(mul(centered, centered), axis=normal, keepdims=keepdims), dof)
 
 
 def std(x, axis: Any = None, keepdims: bool = False, correction: int = 1) -> Tensor:
     """Standard deviation ``sqrt(var(x))`` (unbiased by default, as in PyTorch)."""
-    return sqrt(var(x, axis, keepdims, correction))
+    try:
+        variance = var(x, axis, keepdims, correction)
+    except (ValueError, TypeError) as err:
+        raise _renamed(err, "var", "std") from None
+    return sqrt(variance)
 
 
 def logsumexp(x, axis: Any = None, keepdims: bool = False) -> Tensor:

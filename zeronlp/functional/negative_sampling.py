@@ -51,7 +51,7 @@ class NegativeSamplingLoss(Function):
         dh = xp.einsum("nk,nkd->nd", ds, self.rows)
         dw = xp.zeros(self.weight_shape, dtype=self.h.dtype)
         grad_rows = ds[:, :, None] * self.h[:, None, :]
-        scatter_add_rows(dw, self.ids.reshape(-1), grad_rows.reshape(-1, self.h.shape[1]))
+        scatter_add_rows(dw, self.ids.reshape(-1), grad_rows.reshape(self.ids.size, self.h.shape[1]))
         return dh, dw
 
     def decompose(self, h, weight):

@@ -32,7 +32,7 @@ from .layers import linear
 # ---------------------------------------------------------------------------- helpers
 
 
-def _check_shapes(op: str, x: Any, h0: Any, w_ih: Any, w_hh: Any, gates: int) -> None:
+def _check_shapes(op: str, x: Any, h0: Any, w_ih: Any, w_hh: Any, gates: int, *biases: Any) -> None:
     if x.ndim != 3 or x.shape[0] == 0:
         raise ValueError(f"{op}: input must be (seq_len >= 1, batch, input_size), got shape {tuple(x.shape)}")
     hidden = w_hh.shape[1]
@@ -41,6 +41,9 @@ def _check_shapes(op: str, x: Any, h0: Any, w_ih: Any, w_hh: Any, gates: int) ->
             f"{op}: weight_ih {tuple(w_ih.shape)} and weight_hh {tuple(w_hh.shape)} must have "
             f"{gates} * hidden_size = {gates * hidden} rows"
         )
+    for name, bias in zip(("bias_ih", "bias_hh"), biases):
+        if bias is not None and tuple(bias.shape) != (gates * hidden,):
+            raise ValueError(f"{op}: {name} of shape {tuple(bias.shape)} must be ({gates * hidden},)")
     if x.shape[2] != w_ih.shape[1]:
         raise ValueError(
             f"{op}: input of shape {tuple(x.shape)} has input_size {x.shape[2]}, but weight_ih of shape "
@@ -68,7 +71,7 @@ def _input_and_recurrent_grads(dz: Any, x: Any, hs: Any) -> tuple[Any, Any]:
     """dW_ih = dZ^T X and dW_hh = dZ^T H_prev over all steps, as one GEMM dZ^T [X | H_prev]."""
     xp = backend.get_array_module(dz)
     rows, inputs = dz.shape[0], x.shape[-1]
-    stacked = xp.concatenate([x.reshape(rows, inputs), hs[:-1].reshape(rows, -1)], axis=1)
+    stacked = xp.concatenate([x.reshape(rows, inputs), hs[:-1].reshape(rows, hs.shape[-1])], axis=1)
     both = dz.T @ stacked
     return both[:, :inputs], both[:, inputs:]
 
@@ -111,14 +114,14 @@ class RNNFunction(Function):
 
     def forward(self, x, h0, w_ih, w_hh, b_ih=None, b_hh=None):
         xp = backend.get_array_module(x)
-        _check_shapes("rnn", x, h0, w_ih, w_hh, 1)
+        _check_shapes("rnn", x, h0, w_ih, w_hh, 1, b_ih, b_hh)
         T, B, _ = x.shape
         H = w_hh.shape[1]
         x = _time_major(x, self.reverse)
         hs = xp.empty((T + 1, B, H), dtype=x.dtype)  # hs[0] = h0, hs[t+1] = h_t
         hs[0] = h0
         z = hs[1:]
-        xp.matmul(x.reshape(T * B, -1), w_ih.T, out=z.reshape(T * B, H))
+        xp.matmul(x.reshape(T * B, x.shape[-1]), w_ih.T, out=z.reshape(T * B, H))
         if b_ih is not None:
             z += b_ih + b_hh
         tmp = xp.empty((B, H), dtype=x.dtype)
@@ -160,7 +163,7 @@ class RNNFunction(Function):
         dz2 = dz.reshape(T * B, rows)
         dx = None
         if _wants(self, 0):
-            dx = (dz2 @ self.w_ih).reshape(T, B, -1)
+            dx = (dz2 @ self.w_ih).reshape(T, B, self.w_ih.shape[1])
             if self.reverse:
                 dx = dx[::-1]
         dw_ih, dw_hh = _input_and_recurrent_grads(dz2, self.x, self.hs)
@@ -199,6 +202,7 @@ class LSTMFunction(Function):
                 f"lstm: cell state of shape {tuple(c0.shape)} must match hidden state {tuple(h0.shape)}"
             )
         b_ih, b_hh = (rest[0], rest[1]) if self.has_bias else (None, None)
+        _check_shapes("lstm", x, h0, w_ih, w_hh, 4, b_ih, b_hh)
         peep = rest[-1] if self.peephole else None
         T, B, _ = x.shape
         H = w_hh.shape[1]
@@ -206,7 +210,7 @@ class LSTMFunction(Function):
         x = _time_major(x, self.reverse)
         training = is_grad_enabled()
         # gates: pre-activations, then (in place) activations i, f, g, o for every step
-        gates = xp.matmul(x.reshape(T * B, -1), w_ih.T).reshape(T, B, 4 * H)
+        gates = xp.matmul(x.reshape(T * B, x.shape[-1]), w_ih.T).reshape(T, B, 4 * H)
         if b_ih is not None:
             gates += b_ih + b_hh
         hs = xp.empty((T + 1, B, H), dtype=dtype)
@@ -303,7 +307,7 @@ class LSTMFunction(Function):
         T4 = dz.reshape(T * B, 4 * H)
         dx = None
         if _wants(self, 0):
-            dx = (T4 @ self.w_ih).reshape(T, B, -1)
+            dx = (T4 @ self.w_ih).reshape(T, B, self.w_ih.shape[1])
             if self.reverse:
                 dx = dx[::-1]
         dw_ih, dw_hh = _input_and_recurrent_grads(T4, self.x, self.hs)
@@ -341,12 +345,12 @@ class GRUFunction(Function):
 
     def forward(self, x, h0, w_ih, w_hh, b_ih=None, b_hh=None):
         xp = backend.get_array_module(x)
-        _check_shapes("gru", x, h0, w_ih, w_hh, 3)
+        _check_shapes("gru", x, h0, w_ih, w_hh, 3, b_ih, b_hh)
         T, B, _ = x.shape
         H = w_hh.shape[1]
         dtype = x.dtype
         x = _time_major(x, self.reverse)
-        gi = xp.matmul(x.reshape(T * B, -1), w_ih.T).reshape(T, B, 3 * H)
+        gi = xp.matmul(x.reshape(T * B, x.shape[-1]), w_ih.T).reshape(T, B, 3 * H)
         if b_ih is not None:
             gi += b_ih
         acts = xp.empty((T, B, 3 * H), dtype=dtype)  # r, z, n
@@ -412,10 +416,10 @@ class GRUFunction(Function):
         dr2 = d_rec.reshape(T * B, 3 * H)
         dx = None
         if _wants(self, 0):
-            dx = (di2 @ self.w_ih).reshape(T, B, -1)
+            dx = (di2 @ self.w_ih).reshape(T, B, self.w_ih.shape[1])
             if self.reverse:
                 dx = dx[::-1]
-        grads = (dx, dh, di2.T @ self.x.reshape(T * B, -1), dr2.T @ hs[:-1].reshape(T * B, H))
+        grads = (dx, dh, di2.T @ self.x.reshape(T * B, self.x.shape[-1]), dr2.T @ hs[:-1].reshape(T * B, H))
         if self.has_bias:
             grads += (di2.sum(axis=0), dr2.sum(axis=0))
         return grads
@@ -457,13 +461,20 @@ def gru(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None,
 # ---------------------------------------------------------------------------- reference cells
 
 
-def _gate_projection(x, h, weight_ih, weight_hh, bias_ih, bias_hh) -> tuple[Tensor, Tensor]:
-    return linear(x, weight_ih, bias_ih), linear(h, weight_hh, bias_hh)
+def _gate_projection(op, x, h, weight_ih, weight_hh, bias_ih, bias_hh) -> tuple[Tensor, Tensor]:
+    try:
+        a, b = linear(x, weight_ih, bias_ih), linear(h, weight_hh, bias_hh)
+    except (ValueError, TypeError) as err:  # name the cell the user called, then the linear inside it
+        raise type(err)(f"{op}: {err}") from None
+    if a.shape != b.shape:
+        raise ValueError(f"{op}: input {tuple(x.shape)} and hidden state {tuple(h.shape)} give gate "
+                         f"pre-activations of shapes {tuple(a.shape)} and {tuple(b.shape)}, which differ")
+    return a, b
 
 
 def rnn_cell(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity: str = "tanh") -> Tensor:
     """One step h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh), composed of simple Functions."""
-    a, b = _gate_projection(x, h, weight_ih, weight_hh, bias_ih, bias_hh)
+    a, b = _gate_projection("rnn_cell", x, h, weight_ih, weight_hh, bias_ih, bias_hh)
     if nonlinearity == "tanh":
         return activation.tanh(a + b)
     if nonlinearity == "relu":
@@ -474,7 +485,7 @@ def rnn_cell(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearit
 def lstm_cell(x, h, c, weight_ih, weight_hh, bias_ih=None, bias_hh=None,
               peephole=None) -> tuple[Tensor, Tensor]:
     """One LSTM step (i, f, g, o gates), composed of simple Functions: returns ``(h', c')``."""
-    a, b = _gate_projection(x, h, weight_ih, weight_hh, bias_ih, bias_hh)
+    a, b = _gate_projection("lstm_cell", x, h, weight_ih, weight_hh, bias_ih, bias_hh)
     zi, zf, zg, zo = basic.split(a + b, 4, axis=-1)
     if peephole is not None:
         zi = zi + peephole[0] * c
@@ -489,7 +500,7 @@ def lstm_cell(x, h, c, weight_ih, weight_hh, bias_ih=None, bias_hh=None,
 
 def gru_cell(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None) -> Tensor:
     """One GRU step (r, z, n gates, b_hn inside the reset product), composed of simple Functions."""
-    a, b = _gate_projection(x, h, weight_ih, weight_hh, bias_ih, bias_hh)
+    a, b = _gate_projection("gru_cell", x, h, weight_ih, weight_hh, bias_ih, bias_hh)
     ar, az, an = basic.split(a, 3, axis=-1)
     br, bz, bn = basic.split(b, 3, axis=-1)
     r, z = activation.sigmoid(ar + br), activation.sigmoid(az + bz)
