@@ -7,7 +7,6 @@ import math
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from threadpoolctl import threadpool_info, threadpool_limits
@@ -130,11 +129,3 @@ def threadpool_info_line() -> str:
     """The BLAS libraries NumPy uses, with their kernels and threads (for logs and benchmarks)."""
     return "; ".join(f"{p.get('internal_api')} {p.get('version')} {p.get('architecture', '')} "
                      f"{p.get('num_threads')} threads" for p in threadpool_info())
-
-
-def start_run(args: argparse.Namespace) -> Path:
-    """Apply --device and --seed, create --out, and return the output directory (old commands)."""
-    use_device(args)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    return out

@@ -60,7 +60,6 @@ from ..models.classifier import (
 from ..models.text_classifier import build_vocabulary, encode_texts, pretrained_matrix
 from ..serialization import load
 from ..train import CHECKPOINT_NAME, EpochMetrics, Trainer, classification_report, format_report, log, write_json
-from ..train.checkpoint import fit_reporting_interrupts
 from ..train.divergence import DivergenceGuard
 from ..viz.plots import plot_confusion, plot_curves
 from .classify_data import (
@@ -290,7 +289,7 @@ def train(model: str = "linear", train: str | os.PathLike | None = None, valid: 
                       keep_epoch_checkpoints=kind == "linear" if epoch_checkpoints is None else epoch_checkpoints,
                       checkpoint_minutes=checkpoint_minutes or CHECKPOINT_MINUTES, divergence=DivergenceGuard())
     started = time.perf_counter()
-    fit_reporting_interrupts(trainer, train_arrays, inputs["valid"], settings["epochs"], resume)
+    trainer.fit(train_arrays, valid=inputs["valid"], epochs=settings["epochs"], resume=resume)
     seconds = time.perf_counter() - started
     trainer.restore_best()
 

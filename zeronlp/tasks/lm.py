@@ -34,7 +34,6 @@ from ..errors import DataError, UsageError
 from ..models.rnnlm import MODELS, generate, load_lm, next_words, perplexity, perplexity_of
 from ..progress import logger
 from ..train import BPTTWindows, CarryState, EpochMetrics, Trainer, log, model_loss
-from ..train.checkpoint import fit_reporting_interrupts
 from ..train.divergence import DivergenceGuard
 from ..viz.plots import plot_curves
 
@@ -197,7 +196,7 @@ def train(model: str = "rnnlm", *, train: str | os.PathLike | None = None, valid
     def validate(m: Any) -> dict[str, float]:
         return {"perplexity": perplexity(m, corpus.valid, eval_batch_size, config["bptt"])}
 
-    history = fit_reporting_interrupts(trainer, batches, validate, config["epochs"], resume)
+    history = trainer.fit(batches, valid=validate, epochs=config["epochs"], resume=resume)
     if not trainer.restore_best() and averaged is not None:
         averaged.copy_to_model()  # no run directory: the returned model holds the evaluated weights
     final: dict[str, Any] = {}

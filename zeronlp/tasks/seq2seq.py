@@ -41,7 +41,6 @@ from ..models.seq2seq_io import load_seq2seq, model_file
 from ..models.seq2seq_io import translate as translate_text
 from ..serialization import load
 from ..train import CHECKPOINT_NAME, EpochMetrics, MiniBatches, Trainer, log, model_loss, write_metrics
-from ..train.checkpoint import fit_reporting_interrupts
 from ..train.divergence import DivergenceGuard
 from ..viz.attention import attention_figure
 from ..viz.plots import plot_curves, plot_heatmap, plot_series
@@ -259,7 +258,7 @@ def train(data: str | None = None, model: str = "base", reverse: bool = False, *
                       meta={"config": model_config, "vocab": codec.symbols}, config=run_config,
                       checkpoint_minutes=(checkpoint_minutes or CHECKPOINT_MINUTES) if out is not None else None,
                       divergence=DivergenceGuard())
-    history = fit_reporting_interrupts(trainer, batches, per_epoch, epochs, resume)
+    history = trainer.fit(batches, valid=per_epoch, epochs=epochs, resume=resume)
     accuracy_key = f"{prepared.per_epoch_split}_accuracy"
     final: dict[str, Any] = {"train_loss": history[-1]["loss"]}
     if shipped:

@@ -15,7 +15,6 @@ from typing import Any
 
 from .. import backend
 from ..errors import CheckpointError
-from ..progress import logger
 from ..serialization import config_int, load, save
 
 # the loop's own counters: non-negative integers (best_epoch may be 0: no best yet)
@@ -131,18 +130,3 @@ def apply_checkpoint(record: dict[str, Any], model: Any = None, optimizer: Any =
                                   f"({type(err).__name__}: {err})") from None
     if restore_rng and "rng" in record:
         _restore_rng(record["rng"], source)
-
-
-def fit_reporting_interrupts(trainer: Any, train: Any, valid: Any, epochs: int,
-                             resume: bool = False) -> list[dict[str, Any]]:
-    """``trainer.fit(...)``; on Ctrl-C, says that nothing was saved when that is so (the Trainer
-    itself says what it saved), then re-raises."""
-    try:
-        return trainer.fit(train, valid=valid, epochs=epochs, resume=resume)
-    except KeyboardInterrupt:
-        path = trainer.checkpoint_path
-        if path is None:
-            logger.warning("interrupted: nothing was saved (no run directory was given)")
-        elif not path.is_file():
-            logger.warning(f"interrupted: nothing was saved ({path} does not exist)")
-        raise

@@ -49,7 +49,7 @@ from ..autograd import no_grad
 from ..errors import CheckpointError, TrainingDiverged, UsageError
 from ..fileio import atomic_path, clean_stale_temp_files
 from ..optim import ReduceOnPlateau, clip_grad_norm_
-from ..progress import log, progress
+from ..progress import log, logger, progress
 from ..serialization import CHECKPOINT_FILE, MODEL_FILE, load, save
 from .batches import BatchSource, MiniBatches, check_aligned
 from .checkpoint import apply_checkpoint, load_checkpoint, save_checkpoint
@@ -421,6 +421,16 @@ class Trainer:
         return self.history
 
     def _fit(self, batches: BatchSource, valid: Any, epochs: int, resume: bool) -> None:
+        try:
+            self._fit_epochs(batches, valid, epochs, resume)
+        except KeyboardInterrupt:  # what was saved is logged where it was saved; say so when nothing was
+            if self.comm.is_main and (self.checkpoint_path is None or not self.checkpoint_path.is_file()):
+                where = "no run directory was given" if self.checkpoint_path is None else \
+                    f"{self.checkpoint_path} does not exist"
+                logger.warning(f"interrupted: nothing was saved ({where})")
+            raise
+
+    def _fit_epochs(self, batches: BatchSource, valid: Any, epochs: int, resume: bool) -> None:
         if resume:
             self.load(batches=batches)
             log(f"resumed from {self.checkpoint_path} after epoch {self.epoch}"
