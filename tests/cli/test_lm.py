@@ -155,3 +155,26 @@ def test_transformer_options_are_refused_for_the_lstms(files, tmp_path, capsys):
     assert main(["lm", "train", "--train", str(train), "--out", str(tmp_path / "r"), "--d-model", "32"]) == 2
     assert "only for --model transformer" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_max_minutes_stops_the_run_inside_its_first_epoch(files, tmp_path, monkeypatch):
+    from zeronlp.train import trainer as trainer_module
+
+    train, valid, test = files
+    steps = {"n": 0}
+    original = Trainer.train_step
+
+    def counted(self, batch):
+        steps["n"] += 1
+        return original(self, batch)
+
+    monkeypatch.setattr(Trainer, "train_step", counted)
+    ticks = iter(range(0, 10**6, 30))  # every reading of the clock is 30 s later: the 0.5-minute budget
+    monkeypatch.setattr(trainer_module.time, "perf_counter", lambda: float(next(ticks)))  # ends epoch 1 early
+    out = tmp_path / "run"
+    assert main(["lm", "train", "--train", str(train), "--valid", str(valid), "--test", str(test),
+                 "--out", str(out), "--max-minutes", "0.5", *TINY]) == 0
+    monkeypatch.undo()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert len(metrics["history"]) == 1 and 0 < metrics["history"][0]["partial_epoch"] < 1
+    assert steps["n"] < 10 and "test_perplexity" in metrics["final"]

@@ -200,3 +200,59 @@ def test_per_step_schedule_resumes_exactly_mid_epoch(tmp_path, monkeypatch):
     assert sched2.epoch == 15
     for a, b in zip(model.parameters(), model2.parameters()):
         np.testing.assert_array_equal(a.data, b.data)
+
+
+class FakeClock:
+    """Stands in for the trainer's ``time`` module: every training step takes ``step_seconds``."""
+
+    def __init__(self, step_seconds: float):
+        self.now, self.step_seconds = 1000.0, step_seconds
+
+    def perf_counter(self) -> float:
+        return self.now
+
+
+def _timed_steps(trainer, clock, monkeypatch):
+    original = trainer.train_step
+
+    def step(batch):
+        clock.now += clock.step_seconds
+        return original(batch)
+
+    monkeypatch.setattr(trainer, "train_step", step)
+
+
+def test_time_budget_stops_mid_epoch_evaluates_and_resume_keeps_the_spent_time(tmp_path, monkeypatch):
+    from zeronlp.train import trainer as trainer_module
+
+    x, t = spiral(3, 50)  # 150 rows, batch 30: 5 steps an epoch
+    clock = FakeClock(step_seconds=10.0)
+    monkeypatch.setattr(trainer_module, "time", clock)
+    model, opt = make(tmp_path)
+    trainer = Trainer(model, opt, batch_size=30, out_dir=tmp_path / "run", quiet=True, max_minutes=1.2)
+    _timed_steps(trainer, clock, monkeypatch)
+    history = trainer.fit((x, t), (x, t), epochs=10)
+    # 72 s of budget: the 8th step ends at 80 s, in epoch 2 (3 of its 5 steps done)
+    assert trainer.budget_spent and trainer.global_step == 8
+    assert len(history) == 2 and "partial_epoch" not in history[0]
+    assert history[1]["partial_epoch"] == pytest.approx(3 / 5) and "valid_loss" in history[1]
+    assert (tmp_path / "run" / "model.safetensors").is_file()
+
+    # resumed with the same budget: it is spent, nothing more is trained
+    model2, opt2 = make(tmp_path)
+    again = Trainer(model2, opt2, batch_size=30, out_dir=tmp_path / "run", quiet=True, max_minutes=1.2)
+    _timed_steps(again, clock, monkeypatch)
+    assert len(again.fit((x, t), (x, t), epochs=10, resume=True)) == 2
+    assert again.global_step == 8 and again.budget_spent
+    # a larger budget continues the run where it stopped (epoch 3), counting the 80 s already spent
+    model3, opt3 = make(tmp_path)
+    more = Trainer(model3, opt3, batch_size=30, out_dir=tmp_path / "run", quiet=True, max_minutes=2.0)
+    _timed_steps(more, clock, monkeypatch)
+    history = more.fit((x, t), (x, t), epochs=10, resume=True)
+    assert more.global_step == 12 and len(history) == 3 and history[2]["partial_epoch"] == pytest.approx(4 / 5)
+
+
+def test_time_budget_must_be_positive():
+    model, opt = make(None)
+    with pytest.raises(zn.errors.UsageError, match="max_minutes"):
+        Trainer(model, opt, max_minutes=0)

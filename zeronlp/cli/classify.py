@@ -19,6 +19,7 @@ from .common import (
     add_command_group,
     add_common_args,
     add_inference_args,
+    add_time_budget_arg,
     fraction,
     positive_float,
     positive_int,
@@ -68,7 +69,8 @@ def run_train(args: argparse.Namespace) -> int:
         scheduler=args.scheduler, hidden_size=args.hidden_size, depth=args.depth, dropout=args.dropout,
         num_filters=args.num_filters, kernel_sizes=args.kernel_sizes, weight_decay=args.weight_decay,
         epoch_checkpoints=True if args.epoch_checkpoints else None, seed=args.seed, quiet=args.quiet,
-        resume=args.resume, checkpoint_minutes=args.checkpoint_minutes, tokenizer=args.tokenizer)
+        resume=args.resume, checkpoint_minutes=args.checkpoint_minutes, tokenizer=args.tokenizer,
+        max_minutes=args.max_minutes)
     final = result["final"]
     if "test_accuracy" in final:
         print(f"{args.model}: test accuracy {final['test_accuracy']:.4f}  macro-F1 {final['test_macro_f1']:.4f}  "
@@ -165,6 +167,7 @@ def register(subparsers: Any) -> None:
     train.add_argument("--weight-decay", type=_non_negative, default=0.0)
     train.add_argument("--checkpoint-minutes", type=positive_float, default=10.0,
                        help="also checkpoint inside an epoch every N minutes")
+    add_time_budget_arg(train)
     train.add_argument("--epoch-checkpoints", action="store_true",
                        help="keep OUT/checkpoints/epoch_NNN.safetensors (always on for linear)")
     add_common_args(train, f"{DEFAULT_OUT}/train")

@@ -92,6 +92,13 @@ def add_common_args(parser: argparse.ArgumentParser, default_out: str) -> None:
     _add_run_args(parser)
 
 
+def add_time_budget_arg(parser: argparse.ArgumentParser) -> None:
+    """``--max-minutes M``: a wall-clock budget for a training run (resumed parts included)."""
+    parser.add_argument("--max-minutes", type=positive_float, default=None,
+                        help="stop after this many minutes of the run (resumes included): the epoch running "
+                        "then ends early, is evaluated and kept if best (default: no limit)")
+
+
 def add_inference_args(parser: argparse.ArgumentParser) -> None:
     """``--seed N --device --threads -v`` for commands that load a trained run."""
     parser.add_argument("--seed", type=int, default=0, help="random seed for sampling")

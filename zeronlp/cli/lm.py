@@ -7,7 +7,15 @@ from typing import Any
 
 from ..data.textfiles import TOKENIZERS
 from ..tasks import lm
-from .common import add_command_group, add_common_args, add_inference_args, positive_float, positive_int, use_device
+from .common import (
+    add_command_group,
+    add_common_args,
+    add_inference_args,
+    add_time_budget_arg,
+    positive_float,
+    positive_int,
+    use_device,
+)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -19,7 +27,7 @@ def run_train(args: argparse.Namespace) -> int:
                       ema_decay=args.ema_decay, out_dir=out, quiet=args.quiet, resume=args.resume, seed=args.seed,
                       max_tokens=args.max_tokens, checkpoint_minutes=args.checkpoint_minutes, warmup=args.warmup,
                       weight_decay=args.weight_decay, d_model=args.d_model, num_layers=args.layers,
-                      nhead=args.heads, dim_feedforward=args.ff, dropout=args.dropout)
+                      nhead=args.heads, dim_feedforward=args.ff, dropout=args.dropout, max_minutes=args.max_minutes)
     final = result["final"]
     if "test_perplexity" in final:
         where = (f" on the first {final['test_tokens']:,} test tokens (--max-tokens; `zeronlp lm eval` measures "
@@ -89,6 +97,7 @@ def register(subparsers: Any) -> None:
     train.add_argument("--ema-decay", type=float, default=None, help="EMA decay per step (default 0.998)")
     train.add_argument("--checkpoint-minutes", type=positive_float, default=10.0,
                        help="also checkpoint inside an epoch every N minutes (default 10)")
+    add_time_budget_arg(train)
     tf = train.add_argument_group("transformer (--model transformer only)")
     tf.add_argument("--d-model", type=positive_int, default=None, help="model width (default 256)")
     tf.add_argument("--layers", type=positive_int, default=None, help="decoder layers (default 4)")

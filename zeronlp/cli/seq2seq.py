@@ -10,7 +10,15 @@ from typing import Any
 from ..data.textfiles import TOKENIZERS
 from ..models.seq2seq import SEQ2SEQ_MODELS
 from ..tasks import seq2seq
-from .common import add_command_group, add_common_args, add_inference_args, positive_float, positive_int, use_device
+from .common import (
+    add_command_group,
+    add_common_args,
+    add_inference_args,
+    add_time_budget_arg,
+    positive_float,
+    positive_int,
+    use_device,
+)
 
 
 def _data_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -21,7 +29,7 @@ def _data_args(args: argparse.Namespace) -> dict[str, Any]:
 def _training_args(args: argparse.Namespace) -> dict[str, Any]:
     return dict(epochs=args.epochs, batch_size=args.batch_size, hidden_size=args.hidden, wordvec_size=args.wordvec,
                 lr=args.lr, max_grad_norm=args.max_grad_norm, init=args.init, seed=args.seed,
-                checkpoint_minutes=args.checkpoint_minutes)
+                checkpoint_minutes=args.checkpoint_minutes, max_minutes=args.max_minutes)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -96,6 +104,7 @@ def _add_training_args(parser: argparse.ArgumentParser) -> None:
                         help="weight initialization: PyTorch's layer defaults (default) or the book's")
     parser.add_argument("--checkpoint-minutes", type=positive_float, default=10.0,
                         help="also checkpoint inside an epoch every N minutes")
+    add_time_budget_arg(parser)
 
 
 def register(subparsers: Any) -> None:

@@ -226,13 +226,15 @@ def train(model: str = "linear", train: str | os.PathLike | None = None, valid: 
           scheduler: str | None = None, hidden_size: int | None = None, depth: int | None = None,
           dropout: float | None = None, num_filters: int | None = None, kernel_sizes: Sequence[int] | None = None,
           weight_decay: float = 0.0, epoch_checkpoints: bool | None = None, seed: int = 0, quiet: bool = False,
-          resume: bool = False, checkpoint_minutes: float | None = None, tokenizer: str = "simple") -> dict[str, Any]:
+          resume: bool = False, checkpoint_minutes: float | None = None, tokenizer: str = "simple",
+          max_minutes: float | None = None) -> dict[str, Any]:
     """Train classifier ``model`` (``linear`` | ``mlp`` | ``mean`` | ``bigru`` | ``cnn``), keep the best epoch
     by validation accuracy, report it on train/valid (and test when there is one).
 
     Unset hyperparameters take :data:`DEFAULTS`. ``epoch_checkpoints`` (default: only for ``linear``,
     task 76) keeps ``checkpoints/epoch_NNN.safetensors``; a checkpoint is also written inside an
-    epoch every ``checkpoint_minutes`` (10 by default) and on Ctrl-C. A resumed run uses the run's
+    epoch every ``checkpoint_minutes`` (10 by default) and on Ctrl-C; ``max_minutes`` is a wall-clock
+    budget for the run (:class:`~zeronlp.train.Trainer`). A resumed run uses the run's
     ``vectors.bin`` and refuses a ``vectors`` file other than the one it was made from. Returns
     ``{"model", "config", "labels", "history", "final", "reports", "out_dir", "sources",
     "valid_from_train", "notes"}``; ``final`` holds ``{split}_accuracy`` / ``{split}_macro_f1`` per
@@ -287,7 +289,8 @@ def train(model: str = "linear", train: str | os.PathLike | None = None, valid: 
                       callbacks=[EpochMetrics(train_metrics)], monitor="valid_accuracy", mode="max",
                       out_dir=out, meta=meta, config=run_config, quiet=quiet,
                       keep_epoch_checkpoints=kind == "linear" if epoch_checkpoints is None else epoch_checkpoints,
-                      checkpoint_minutes=checkpoint_minutes or CHECKPOINT_MINUTES, divergence=DivergenceGuard())
+                      checkpoint_minutes=checkpoint_minutes or CHECKPOINT_MINUTES, divergence=DivergenceGuard(),
+                      max_minutes=max_minutes)
     started = time.perf_counter()
     trainer.fit(train_arrays, valid=inputs["valid"], epochs=settings["epochs"], resume=resume)
     seconds = time.perf_counter() - started

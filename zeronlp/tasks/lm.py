@@ -156,7 +156,8 @@ def train(model: str = "rnnlm", *, train: str | os.PathLike | None = None, valid
           checkpoint_minutes: float | None = None, corpus: tuple[TextCorpus, dict[str, Any]] | None = None,
           model_kwargs: dict[str, Any] | None = None, warmup: int | None = None, weight_decay: float | None = None,
           d_model: int | None = None, num_layers: int | None = None, nhead: int | None = None,
-          dim_feedforward: int | None = None, dropout: float | None = None) -> dict[str, Any]:
+          dim_feedforward: int | None = None, dropout: float | None = None,
+          max_minutes: float | None = None) -> dict[str, Any]:
     """Train ``model`` (``"rnnlm"``, ``"better"`` or ``"transformer"``) on PTB, or on the user's ``train`` file.
 
     ``warmup``, ``weight_decay``, ``d_model``, ``num_layers``, ``nhead``, ``dim_feedforward`` and
@@ -164,6 +165,8 @@ def train(model: str = "rnnlm", *, train: str | os.PathLike | None = None, valid
     Returns ``{"model", "vocab", "history", "final", "config"}``; ``final["test_perplexity"]`` is
     measured (book protocol: ``eval_batch_size`` streams, state carried) with the best weights
     when there is a test set. With ``out_dir`` writes the run directory (module docstring).
+    ``max_minutes``: a wall-clock budget for the run (resumed parts included); the epoch running when
+    it is spent ends early and is evaluated, then the run stops (its row has ``partial_epoch``).
     """
     config = _settings(model, dict(epochs=epochs, batch_size=batch_size, bptt=bptt, lr=lr, clip=clip,
                                    average=average, ema_decay=ema_decay, warmup=warmup, weight_decay=weight_decay,
@@ -191,7 +194,7 @@ def train(model: str = "rnnlm", *, train: str | os.PathLike | None = None, valid
         monitor="valid_perplexity", mode="min", out_dir=out_dir, quiet=quiet, unit="tokens",
         meta={"config": net.config(), "vocab": corpus.vocab.to_dict(), "text": text}, config=config,
         checkpoint_minutes=(checkpoint_minutes or CHECKPOINT_MINUTES) if out_dir is not None else None,
-        divergence=DivergenceGuard())
+        divergence=DivergenceGuard(), max_minutes=max_minutes)
 
     def validate(m: Any) -> dict[str, float]:
         return {"perplexity": perplexity(m, corpus.valid, eval_batch_size, config["bptt"])}

@@ -195,7 +195,8 @@ def train(data: str | None = None, model: str = "base", reverse: bool = False, *
           wordvec_size: int = 16, bidirectional: bool = False, lr: float = 1e-3, max_grad_norm: float = 5.0,
           init: str = "pytorch", max_train: int | None = None, max_test: int | None = None,
           out_dir: PathLike | None = None, seed: int = 0, quiet: bool = False, resume: bool = False,
-          checkpoint_minutes: float | None = None, prepared: Seq2SeqData | None = None) -> dict[str, Any]:
+          checkpoint_minutes: float | None = None, prepared: Seq2SeqData | None = None,
+          max_minutes: float | None = None) -> dict[str, Any]:
     """Train a ``"base"``, ``"peeky"``, ``"attention"`` or ``"transformer"`` seq2seq model with Adam
     and gradient clipping (the Transformer: ``hidden_size`` is its d_model, default 128, and the
     learning rate warms up linearly, then decays on a cosine, per step; see ``TRANSFORMER``).
@@ -203,7 +204,8 @@ def train(data: str | None = None, model: str = "base", reverse: bool = False, *
     ``data``: ``"addition"`` (default) or ``"date"``; or the user's ``train`` file (``valid``/``test``
     optional, ``level`` ``"char"`` or ``"word"``, ``tokenizer`` for words). ``reverse``: feed the
     sources reversed (the book's trick). ``hidden_size`` defaults to 128 (256 on date). ``prepared``:
-    data from :func:`load_data` (then the data arguments are not used). See the module docstring
+    data from :func:`load_data` (then the data arguments are not used). ``max_minutes``: a wall-clock
+    budget for the run (:class:`~zeronlp.train.Trainer`). See the module docstring
     for what is evaluated, kept and written.
 
     Returns ``{"model", "history", "final", "config", "vocab"}`` (``vocab``: the :class:`SeqCodec`).
@@ -257,7 +259,7 @@ def train(data: str | None = None, model: str = "base", reverse: bool = False, *
                       unit="tokens",
                       meta={"config": model_config, "vocab": codec.symbols}, config=run_config,
                       checkpoint_minutes=(checkpoint_minutes or CHECKPOINT_MINUTES) if out is not None else None,
-                      divergence=DivergenceGuard())
+                      divergence=DivergenceGuard(), max_minutes=max_minutes)
     history = trainer.fit(batches, valid=per_epoch, epochs=epochs, resume=resume)
     accuracy_key = f"{prepared.per_epoch_split}_accuracy"
     final: dict[str, Any] = {"train_loss": history[-1]["loss"]}

@@ -14,7 +14,9 @@ What differs between experiments is passed in, never copied into another loop:
 
 It keeps a progress bar, per-epoch evaluation and history, a checkpoint every epoch, on Ctrl-C (with
 the position inside the epoch) and optionally every N steps or minutes, exact resume, the best model
-(``model.safetensors``), ``metrics.json`` after every epoch, and stops with
+(``model.safetensors``), ``metrics.json`` after every epoch, an optional **time budget**
+(``max_minutes``: wall-clock minutes of the whole run, resumes included — the epoch running when
+it is spent ends early, is evaluated and marked ``partial_epoch``, and the run stops), and stops with
 :class:`~zeronlp.errors.TrainingDiverged` on a NaN/inf loss, leaving the last good checkpoint intact.
 
 **Data parallel** (under ``mpirun -n N``, see :mod:`zeronlp.distributed`): every rank runs the same
@@ -123,6 +125,8 @@ class Trainer:
     ``"config"`` must equal the checkpoint's. ``config``: the run's settings for ``metrics.json``.
     ``divergence``: a :class:`~zeronlp.train.divergence.DivergenceGuard` that also stops a run whose
     finite loss runs away (checked on each step's loss before the update).
+    ``max_minutes``: a wall-clock budget for the whole run (resumed parts included): training stops
+    after the first step that ends past it; that partial epoch is evaluated like a full one.
     ``comm``: the ranks to train with (default :func:`zeronlp.distributed.init`: all the ranks of an
     ``mpirun`` job, else this process alone); ``batch_size`` is the global batch.
     """
@@ -135,7 +139,7 @@ class Trainer:
                  score_fn: Callable[[Any, Any], float] | None = accuracy, checkpoint_steps: int | None = None,
                  checkpoint_minutes: float | None = None, keep_epoch_checkpoints: bool = False,
                  unit: str = "examples", comm: distributed.Communicator | None = None,
-                 divergence: DivergenceGuard | None = None):
+                 divergence: DivergenceGuard | None = None, max_minutes: float | None = None):
         if batch_size < 1:
             raise UsageError(f"batch_size must be positive, got {batch_size}")
         if mode not in ("min", "max"):
@@ -146,6 +150,8 @@ class Trainer:
             raise UsageError(f"checkpoint_steps must be positive, got {checkpoint_steps}")
         if checkpoint_minutes is not None and not checkpoint_minutes > 0:
             raise UsageError(f"checkpoint_minutes must be positive, got {checkpoint_minutes}")
+        if max_minutes is not None and not max_minutes > 0:
+            raise UsageError(f"max_minutes must be positive, got {max_minutes}")
         self.model, self.optimizer = model, optimizer
         self.loss_fn = loss_fn or classification_loss
         self.batch_size, self.max_grad_norm, self.scheduler = batch_size, max_grad_norm, scheduler
@@ -161,6 +167,11 @@ class Trainer:
         self.quiet, self.score_fn, self.unit = quiet or not self.comm.is_main, score_fn, unit
         self.checkpoint_steps, self.checkpoint_minutes = checkpoint_steps, checkpoint_minutes
         self.keep_epoch_checkpoints = keep_epoch_checkpoints
+        self.max_minutes = max_minutes
+        self.elapsed_before = 0.0  # wall-clock seconds of earlier (resumed) parts of this run
+        self._fit_started: float | None = None
+        self.budget_spent = False  # the time budget ended the run
+        self._partial: float | None = None  # the part of the epoch trained before the budget ran out
         self.history: list[dict[str, Any]] = []
         self.epoch = 0            # completed epochs
         self.position = 0         # completed batches of the current epoch
@@ -306,6 +317,7 @@ class Trainer:
             "epoch": self.epoch, "position": self.position, "global_step": self.global_step,
             "history": self.history, "best": self.best, "best_epoch": self.best_epoch,
             "epoch_sums": list(self._sums), "monitor": self.monitor, "train_config": self.config, **self.meta,
+            "elapsed_seconds": self.elapsed_seconds(),
             "callbacks": [cb.state_dict() if hasattr(cb, "state_dict") else {} for cb in self.callbacks],
         }
         if batches is not None and self.position > 0:
@@ -346,6 +358,9 @@ class Trainer:
         self.history = list(record.get("history", []))
         self.best, self.best_epoch = record.get("best"), int(record.get("best_epoch", 0))
         self._sums = [float(v) for v in record.get("epoch_sums", [0.0, 0.0, 0.0])]
+        elapsed = record.get("elapsed_seconds", 0.0)
+        self.elapsed_before = float(elapsed) if isinstance(elapsed, (int, float)) and math.isfinite(elapsed) \
+            and elapsed >= 0 else 0.0
         if self.scheduler is not None and "scheduler" in record:
             self.scheduler.load_state_dict(record["scheduler"])
         if self.averaged is not None:
@@ -430,17 +445,41 @@ class Trainer:
                 logger.warning(f"interrupted: nothing was saved ({where})")
             raise
 
+    def elapsed_seconds(self) -> float:
+        """Wall-clock seconds this run has spent in :meth:`fit` so far (earlier, resumed parts included)."""
+        running = time.perf_counter() - self._fit_started if self._fit_started is not None else 0.0
+        return self.elapsed_before + running
+
+    def _budget_due(self) -> bool:
+        return self.max_minutes is not None and self.elapsed_seconds() >= 60 * self.max_minutes
+
     def _fit_epochs(self, batches: BatchSource, valid: Any, epochs: int, resume: bool) -> None:
         if resume:
             self.load(batches=batches)
             log(f"resumed from {self.checkpoint_path} after epoch {self.epoch}"
                 + (f", batch {self.position}" if self.position else ""), self.quiet)
+        self._fit_started, self.budget_spent = time.perf_counter(), False
+        try:
+            self._fit_epochs_timed(batches, valid, epochs)
+        finally:
+            self.elapsed_before, self._fit_started = self.elapsed_seconds(), None
+
+    def _fit_epochs_timed(self, batches: BatchSource, valid: Any, epochs: int) -> None:
+        if self.max_minutes is not None and self.elapsed_before >= 60 * self.max_minutes:
+            self.budget_spent = True
+            log(f"the time budget of {self.max_minutes:g} minutes is already spent "
+                f"({self.elapsed_before / 60:.1f} minutes): nothing to train", self.quiet)
+            return
         if self._distributed:
             self._start_replicas()
         with _DeferredInterrupt() as interrupt:
             while self.epoch < epochs:
                 self._train_epoch(batches, epochs, interrupt)
                 self._end_epoch(valid, epochs)
+                if self.budget_spent:
+                    log(f"time budget of {self.max_minutes:g} minutes spent after "
+                        f"{self.elapsed_seconds() / 60:.1f} minutes: stopped in epoch {self.epoch}", self.quiet)
+                    break
                 requested = self.comm.any(interrupt.requested) if self._distributed else interrupt.requested
                 if requested and self.epoch < epochs:  # Ctrl-C during the evaluation
                     log(f"interrupted after epoch {self.epoch}; saved {self.checkpoint_path} (continue with --resume)",
@@ -477,11 +516,13 @@ class Trainer:
                 if self._distributed:  # Ctrl-C and a timed checkpoint on any rank count for all: the
                     # flags ride in the step's gradient reduction (read after backward)
                     self._step_flags = lambda since=last_save: (
-                        float(interrupt.requested), float(self._minutes_due(time.perf_counter() - since)))
+                        float(interrupt.requested), float(self._minutes_due(time.perf_counter() - since)),
+                        float(self._budget_due()))
                 value = self.train_step(batch)
                 stop = timed = False
                 if self._distributed:
                     stop, timed = self._step_flags[0] > 0, self._step_flags[1] > 0
+                    self.budget_spent = self._step_flags[2] > 0
                 weight = _batch_weight(batch)
                 self._sums[0] += value * weight
                 self._sums[1] += weight
@@ -494,6 +535,12 @@ class Trainer:
                     raise _collective(KeyboardInterrupt())
                 if interrupt.requested and not self._distributed:
                     raise KeyboardInterrupt
+                if not self._distributed:
+                    self.budget_spent = self._budget_due()
+                if self.budget_spent:
+                    if self.position < total:
+                        self._partial = self.position / total
+                    break
                 now = time.perf_counter()
                 due = self._steps_due() or timed if self._distributed else self._periodic_save_due(now - last_save)
                 if due and self.position < total:
@@ -535,6 +582,8 @@ class Trainer:
         row: dict[str, Any] = {"epoch": self.epoch, "loss": loss_sum / weight if weight else float("nan"),
                                "lr": self.optimizer.lr, "seconds": seconds,
                                f"{self.unit}_per_s": weight / seconds if seconds > 0 else float("nan")}
+        if self._partial is not None:  # the time budget ended this epoch early
+            row["partial_epoch"], self._partial = self._partial, None
         if valid is not None:
             with self.evaluated_weights():
                 row.update({f"valid_{k}": v for k, v in self.evaluate(valid).items()})
