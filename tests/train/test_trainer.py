@@ -244,12 +244,33 @@ def test_time_budget_stops_mid_epoch_evaluates_and_resume_keeps_the_spent_time(t
     _timed_steps(again, clock, monkeypatch)
     assert len(again.fit((x, t), (x, t), epochs=10, resume=True)) == 2
     assert again.global_step == 8 and again.budget_spent
-    # a larger budget continues the run where it stopped (epoch 3), counting the 80 s already spent
+    # a larger budget continues inside epoch 2 (counting the 80 s already spent): its row, now complete,
+    # replaces the partial one, and the run stops again 2 steps into epoch 3
     model3, opt3 = make(tmp_path)
     more = Trainer(model3, opt3, batch_size=30, out_dir=tmp_path / "run", quiet=True, max_minutes=2.0)
     _timed_steps(more, clock, monkeypatch)
     history = more.fit((x, t), (x, t), epochs=10, resume=True)
-    assert more.global_step == 12 and len(history) == 3 and history[2]["partial_epoch"] == pytest.approx(4 / 5)
+    assert more.global_step == 12 and [row["epoch"] for row in history] == [1, 2, 3]
+    assert "partial_epoch" not in history[1] and history[2]["partial_epoch"] == pytest.approx(2 / 5)
+
+    # the same 12 steps without a budget give the same weights (the stops only evaluated and saved)
+    model4, opt4 = make(tmp_path)
+    plain = Trainer(model4, opt4, batch_size=30, quiet=True)
+    plain.fit((x, t), epochs=2)
+    original = plain.train_step
+    calls = {"n": 0}
+
+    def two_steps(batch):
+        calls["n"] += 1
+        if calls["n"] > 2:
+            raise KeyboardInterrupt
+        return original(batch)
+
+    monkeypatch.setattr(plain, "train_step", two_steps)
+    with pytest.raises(KeyboardInterrupt):
+        plain.fit((x, t), epochs=3)
+    for a, b in zip(model3.parameters(), model4.parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
 
 
 def test_time_budget_must_be_positive():

@@ -60,7 +60,9 @@ def check_record(record: Any, source: Any = "checkpoint") -> dict[str, Any]:
     for key in _COUNTERS:
         if key in record:
             config_int(record, key, source, low=0, where="")
-    if "best_epoch" in record and "epoch" in record and record["best_epoch"] > record["epoch"]:
+    # an epoch that a time budget stopped early (position > 0) has a row and may hold the best model
+    open_epoch = int(bool(record.get("position", 0)))
+    if "best_epoch" in record and "epoch" in record and record["best_epoch"] > record["epoch"] + open_epoch:
         raise CheckpointError(f"{source}: field best_epoch: {record['best_epoch']} is after epoch {record['epoch']}")
     best = record.get("best")
     if best is not None and (isinstance(best, bool) or not isinstance(best, (int, float)) or not math.isfinite(best)):
@@ -68,7 +70,7 @@ def check_record(record: Any, source: Any = "checkpoint") -> dict[str, Any]:
     history = record.get("history", [])
     if not isinstance(history, list) or not all(isinstance(row, dict) for row in history):
         raise CheckpointError(f"{source}: field history: expected a list of per-epoch records")
-    if "epoch" in record and len(history) > record["epoch"]:
+    if "epoch" in record and len(history) > record["epoch"] + open_epoch:
         raise CheckpointError(f"{source}: field history: {len(history)} rows for {record['epoch']} epochs")
     sums = record.get("epoch_sums", [0.0, 0.0, 0.0])
     if (not isinstance(sums, list) or len(sums) != 3

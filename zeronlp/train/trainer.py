@@ -16,7 +16,8 @@ It keeps a progress bar, per-epoch evaluation and history, a checkpoint every ep
 the position inside the epoch) and optionally every N steps or minutes, exact resume, the best model
 (``model.safetensors``), ``metrics.json`` after every epoch, an optional **time budget**
 (``max_minutes``: wall-clock minutes of the whole run, resumes included — the epoch running when
-it is spent ends early, is evaluated and marked ``partial_epoch``, and the run stops), and stops with
+it is spent is evaluated as it stands, marked ``partial_epoch``, and the run stops with the position
+inside that epoch saved, so that a resumed run with a larger budget finishes it), and stops with
 :class:`~zeronlp.errors.TrainingDiverged` on a NaN/inf loss, leaving the last good checkpoint intact.
 
 **Data parallel** (under ``mpirun -n N``, see :mod:`zeronlp.distributed`): every rank runs the same
@@ -379,7 +380,7 @@ class Trainer:
         if self.best_model_path is None or not self.comm.is_main:
             return
         with self.evaluated_weights():
-            save({"model": dict(self.model.state_dict()), **self.meta, "epoch": self.epoch,
+            save({"model": dict(self.model.state_dict()), **self.meta, "epoch": row["epoch"],
                   "metric": {self.monitor: row[self.monitor]}}, self.best_model_path)
 
     def restore_best(self) -> bool:
@@ -475,10 +476,12 @@ class Trainer:
         with _DeferredInterrupt() as interrupt:
             while self.epoch < epochs:
                 self._train_epoch(batches, epochs, interrupt)
-                self._end_epoch(valid, epochs)
+                self._end_epoch(valid, epochs, batches)
                 if self.budget_spent:
                     log(f"time budget of {self.max_minutes:g} minutes spent after "
-                        f"{self.elapsed_seconds() / 60:.1f} minutes: stopped in epoch {self.epoch}", self.quiet)
+                        f"{self.elapsed_seconds() / 60:.1f} minutes: stopped in epoch {self.epoch + bool(self.position)}"
+                        + (f" at batch {self.position} (a larger --max-minutes with --resume continues it)"
+                           if self.position else ""), self.quiet)
                     break
                 requested = self.comm.any(interrupt.requested) if self._distributed else interrupt.requested
                 if requested and self.epoch < epochs:  # Ctrl-C during the evaluation
@@ -576,36 +579,49 @@ class Trainer:
             return True
         return value < self.best if self.mode == "min" else value > self.best
 
-    def _end_epoch(self, valid: Any, epochs: int) -> None:
+    def _end_epoch(self, valid: Any, epochs: int, batches: BatchSource | None = None) -> None:
+        """Evaluate, record, keep the best, step the epoch's scheduler, checkpoint. An epoch that the
+        time budget ended early (``self._partial``) is evaluated and recorded the same way (its row has
+        ``partial_epoch``) but stays open: the checkpoint holds the position inside it, no epoch
+        scheduler steps, and when a resumed run completes the epoch its row replaces this one."""
         loss_sum, weight, seconds = self._sums
-        self.epoch, self.position = self.epoch + 1, 0
-        row: dict[str, Any] = {"epoch": self.epoch, "loss": loss_sum / weight if weight else float("nan"),
+        partial, self._partial = self._partial, None
+        epoch = self.epoch + 1
+        if partial is None:
+            self.epoch, self.position = epoch, 0
+        row: dict[str, Any] = {"epoch": epoch, "loss": loss_sum / weight if weight else float("nan"),
                                "lr": self.optimizer.lr, "seconds": seconds,
                                f"{self.unit}_per_s": weight / seconds if seconds > 0 else float("nan")}
-        if self._partial is not None:  # the time budget ended this epoch early
-            row["partial_epoch"], self._partial = self._partial, None
+        if partial is not None:
+            row["partial_epoch"] = partial
         if valid is not None:
             with self.evaluated_weights():
                 row.update({f"valid_{k}": v for k, v in self.evaluate(valid).items()})
         for callback in self.callbacks:
             if hasattr(callback, "on_epoch_end"):
                 callback.on_epoch_end(self, row)
-        self.history.append(row)
+        if self.history and self.history[-1].get("epoch") == epoch and "partial_epoch" in self.history[-1]:
+            self.history[-1] = row  # the epoch a time budget ended early, now further or complete
+        else:
+            self.history.append(row)
         if self.monitor is not None and self.monitor not in row:
             raise UsageError(f"monitor {self.monitor!r} is not among the epoch's metrics {sorted(row)}")
         if self.monitor is not None and self._improved(row[self.monitor]):
-            self.best, self.best_epoch = float(row[self.monitor]), self.epoch
+            self.best, self.best_epoch = float(row[self.monitor]), epoch
             self._save_best(row)
-        if isinstance(self.scheduler, ReduceOnPlateau):
+        if partial is not None:
+            self.save(batches)
+        elif isinstance(self.scheduler, ReduceOnPlateau):
             self.scheduler.step(row[self.monitor] if self.monitor is not None else row["loss"])
         elif self.scheduler is not None and not getattr(self.scheduler, "per_step", False):
             self.scheduler.step()
-        self.save()
-        if self.keep_epoch_checkpoints and self.checkpoint_path is not None and self.comm.is_main:
+        if partial is None:
+            self.save()
+        if partial is None and self.keep_epoch_checkpoints and self.checkpoint_path is not None and self.comm.is_main:
             with atomic_path(self.out_dir / "checkpoints" / f"epoch_{self.epoch:03d}.safetensors") as tmp:
                 shutil.copyfile(self.checkpoint_path, tmp)
         self.write_metrics()
-        log(f"epoch {self.epoch}/{epochs}  " + "  ".join(
+        log(f"epoch {epoch}/{epochs}  " + "  ".join(
             f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items() if k != "epoch"),
             self.quiet)
 
