@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import html
+import itertools
 import weakref
 from typing import Any
 
@@ -33,6 +34,7 @@ import numpy as np
 from . import backend
 
 _grad_enabled = True
+_function_order = itertools.count()  # see Function.order
 
 
 @contextlib.contextmanager
@@ -225,17 +227,17 @@ class Tensor:
             return
         # id -> (tensor, gradient); holding the tensor keeps it alive after its consumer is released
         grads: dict[int, tuple[Tensor, Any]] = {id(self): (self, grad)}
-        heap: list[tuple[int, int, Function]] = []
+        heap: list[tuple[int, int, int, Function]] = []
         seen: set[int] = set()
 
         def push(function: Function) -> None:
             if id(function) not in seen:
                 seen.add(id(function))
-                heapq.heappush(heap, (-function.generation, id(function), function))
+                heapq.heappush(heap, (-function.generation, -function.order, id(function), function))
 
         push(self.creator)
         while heap:
-            _, _, function = heapq.heappop(heap)
+            *_, function = heapq.heappop(heap)
             outputs = [ref() for ref in function.outputs]
             output_grads = [grads.pop(id(o), (None, None))[1] if o is not None else None for o in outputs]
             if all(g is None for g in output_grads):
@@ -355,6 +357,7 @@ class Function:
     """
 
     generation = 0
+    order = 0  # creation order among recorded Functions: breaks ties of generation deterministically
     needs_input_grad: tuple[bool, ...] = ()
 
     def __call__(self, *inputs: Any) -> Any:
@@ -367,6 +370,10 @@ class Function:
         results = tuple(Tensor(y, requires_grad=needs_grad and y.dtype.kind == "f") for y in outputs)
         if needs_grad:
             self.generation = max(t.generation for t in tensors)
+            # backward visits Functions of one generation latest-created first, never by memory
+            # address: the order in which a shared tensor's gradients are summed (its float
+            # rounding) is then the same in every run, so a seeded run and its resume are exact
+            self.order = next(_function_order)
             self.inputs = tensors
             self.needs_input_grad = tuple(t.requires_grad for t in tensors)
             self.outputs = [weakref.ref(r) for r in results]
@@ -488,13 +495,13 @@ def _run_backward(outputs: list[Tensor], grads: list[Any], targets: list[Tensor]
         pending[key] = (x, g if key not in pending else pending[key][1] + g)
 
     relevant = None if targets is None else _functions_reaching(outputs, target_ids)
-    heap: list[tuple[int, int, Function]] = []
+    heap: list[tuple[int, int, int, Function]] = []
     seen: set[int] = set()
 
     def push(function: Function) -> None:
         if id(function) not in seen and (relevant is None or id(function) in relevant):
             seen.add(id(function))
-            heapq.heappush(heap, (-function.generation, id(function), function))
+            heapq.heappush(heap, (-function.generation, -function.order, id(function), function))
 
     def settle(x: Tensor, g: Any) -> None:
         """x's gradient is complete: hand it to the caller, or to the leaf / retained tensor."""
@@ -518,7 +525,7 @@ def _run_backward(outputs: list[Tensor], grads: list[Any], targets: list[Tensor]
             push(y.creator)
     with enable_grad() if create_graph else contextlib.nullcontext():
         while heap:
-            _, _, function = heapq.heappop(heap)
+            *_, function = heapq.heappop(heap)
             inputs = _inputs_of(function)
             outs = [ref() for ref in function.outputs]
             out_grads = [pending.pop(id(o), (None, None))[1] if o is not None else None for o in outs]

@@ -25,6 +25,8 @@ COMMAND_MODULES = [
     "zeronlp.cli.binary_add",
     "zeronlp.cli.seq2seq",
     "zeronlp.cli.classify",
+    "zeronlp.cli.vae",
+    "zeronlp.cli.dialogue",
     "zeronlp.cli.serve",
 ]
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,16 @@ import numpy as np
 from .. import backend, nn
 from .. import functional as F
 from ..autograd import Tensor, no_grad
+from ..data.vocab import Vocabulary
+from ..errors import CheckpointError
+from ..serialization import (
+    check_shapes,
+    config_choice,
+    config_float,
+    config_int,
+    load,
+    run_file,
+)
 
 # ---------------------------------------------------------------------------- shared pieces
 
@@ -51,6 +62,20 @@ def reparameterize(mu: Tensor, logvar: Tensor) -> Tensor:
     """``z = mu + exp(logvar / 2) * eps`` with ``eps ~ N(0, I)`` from the backend's Generator."""
     eps = backend.get_rng().standard_normal(mu.shape).astype(mu.dtype)
     return mu + F.exp(0.5 * logvar) * eps
+
+
+def sample_with_kl(mu: Tensor, logvar: Tensor) -> tuple[Tensor, Tensor]:
+    """``(z, KL per row)``: :func:`reparameterize` and :func:`gaussian_kl` (standard-normal prior) in one graph.
+
+    ``sigma = exp(logvar / 2)``, ``z = mu + sigma * eps``, ``KL = -1/2 sum(1 + logvar - mu^2 - sigma^2)``:
+    the same values, built so that ``mu``, ``logvar`` and ``sigma`` each feed exactly two Functions. A
+    tensor's gradient is then a sum of two parts, whose order cannot change the float result, so
+    training (and a resumed run) is bitwise repeatable; with three or more parts from Functions of
+    the same generation the autograd's order between them depends on where they sit in memory.
+    """
+    sigma = F.exp(0.5 * logvar)
+    eps = backend.get_rng().standard_normal(mu.shape).astype(mu.dtype)
+    return mu + sigma * eps, -0.5 * F.sum(1.0 + logvar - mu ** 2 - sigma ** 2, axis=-1)
 
 
 def word_dropout(ids: Any, p: float, unk_id: int, keep: Any = None) -> Any:
@@ -100,11 +125,19 @@ class KLAnnealing:
         self.steps += 1
         return beta
 
+    def config(self) -> dict[str, Any]:
+        """The schedule's settings (JSON-able): ``KLAnnealing(**config)`` rebuilds it at step 0."""
+        return {"kind": self.kind, "x0": self.x0, "k": self.k, "max_beta": self.max_beta}
+
     def state_dict(self) -> dict[str, Any]:
         return {"steps": self.steps}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.steps = int(state.get("steps", 0))
+        steps = state.get("steps", 0) if isinstance(state, dict) else None
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+            raise CheckpointError(f"field callbacks: the KL annealing's saved step {str(steps)[:40]!r} is not a "
+                                  "non-negative integer")
+        self.steps = int(steps)
 
     def __repr__(self) -> str:
         return (f"KLAnnealing(kind={self.kind!r}, x0={self.x0}, k={self.k}, max_beta={self.max_beta}, "
@@ -185,7 +218,7 @@ class SentenceVAE(nn.Module):
         return {"model": self.kind, "vocab_size": self.vocab_size, "embed_size": self.embed_size,
                 "hidden_size": self.hidden_size, "latent_size": self.latent_size,
                 "word_dropout": self.word_dropout, "bos_id": self.bos_id, "eos_id": self.eos_id,
-                "pad_id": self.pad_id, "unk_id": self.unk_id}
+                "pad_id": self.pad_id, "unk_id": self.unk_id, "annealing": self.annealing.config()}
 
     def extra_repr(self) -> str:
         return f"vocab_size={self.vocab_size}, hidden_size={self.hidden_size}, latent_size={self.latent_size}"
@@ -222,12 +255,22 @@ class SentenceVAE(nn.Module):
         return logits, mu, logvar
 
     def _terms(self, tokens: Any) -> tuple[Tensor, Tensor, int]:
+        """Summed reconstruction NLL and KL of ``tokens``, and the number of predicted tokens:
+        :meth:`forward`'s computation, with z and the KL from :func:`sample_with_kl` in training."""
         tokens = F.as_ids(tokens, type(self).__name__, ndim=2)
-        logits, mu, logvar = self(tokens)
+        mu, logvar = self.encode(tokens)
+        if self.training:
+            z, kl_rows = sample_with_kl(mu, logvar)
+        else:
+            z, kl_rows = mu, gaussian_kl(mu, logvar)
+        inputs = tokens[:, :-1]
+        if self.training:
+            inputs = word_dropout(inputs, self.word_dropout, self.unk_id,
+                                  keep=(inputs == self.pad_id) | (inputs == self.bos_id))
+        logits, _ = self.decode(inputs, self.initial_state(z))
         targets = tokens[:, 1:]
         nll = F.softmax_cross_entropy(logits, targets, ignore_index=self.pad_id, reduction="sum")
-        kl = F.sum(gaussian_kl(mu, logvar))
-        return nll, kl, int((targets != self.pad_id).sum())
+        return nll, F.sum(kl_rows), int((targets != self.pad_id).sum())
 
     def loss(self, tokens: Any) -> Tensor:
         """``(NLL + beta KL) / N``: the annealed negative ELBO per sentence (beta = 1 in eval mode)."""
@@ -243,13 +286,26 @@ class SentenceVAE(nn.Module):
 
         Returns per-sentence ``nll`` (reconstruction) and ``kl``, ``elbo_nll = nll + kl`` (the bound on
         -log p(x)), and ``ppl_bound = exp(total bound / tokens)``. z is drawn from q(z|x) (one sample).
+        Each batch is cut to its longest row (pads only at the end), so rows sorted by length cost
+        no padding; ``elbo_sums`` gives the sums the averages are made of.
         """
+        sums = self.elbo_sums(tokens, batch_size)
+        nll, kl, count = sums["nll"], sums["kl"], sums["tokens"]
+        n = max(sums["sentences"], 1)
+        return {"nll": nll / n, "kl": kl / n, "elbo_nll": (nll + kl) / n,
+                "ppl_bound": math.exp(min((nll + kl) / max(count, 1), 700.0))}
+
+    def elbo_sums(self, tokens: Any, batch_size: int = 256) -> dict[str, float]:
+        """Summed reconstruction ``nll`` and ``kl`` over the rows of ``tokens (N, T)`` (eval mode, one
+        z ~ q(z|x) each), with the number of ``sentences`` and predicted ``tokens``."""
         tokens = np.asarray(backend.to_numpy(tokens))
         nll = kl = 0.0
         count = 0
         with inference(self):
             for start in range(0, len(tokens), batch_size):
-                batch = F.as_ids(tokens[start:start + batch_size], type(self).__name__, ndim=2)
+                rows = tokens[start:start + batch_size]
+                width = max(int(lengths_of(rows, self.pad_id).max()), 2) if len(rows) else rows.shape[1]
+                batch = F.as_ids(np.ascontiguousarray(rows[:, :width]), type(self).__name__, ndim=2)
                 mu, logvar = self.encode(batch)
                 z = reparameterize(mu, logvar)
                 logits, _ = self.decode(batch[:, :-1], self.initial_state(z))
@@ -257,9 +313,7 @@ class SentenceVAE(nn.Module):
                                                      reduction="sum").data)
                 kl += float(F.sum(gaussian_kl(mu, logvar)).data)
                 count += int((batch[:, 1:] != self.pad_id).sum())
-        n = max(len(tokens), 1)
-        return {"nll": nll / n, "kl": kl / n, "elbo_nll": (nll + kl) / n,
-                "ppl_bound": math.exp(min((nll + kl) / max(count, 1), 700.0))}
+        return {"nll": nll, "kl": kl, "sentences": len(tokens), "tokens": count}
 
     # ---- generation ----------------------------------------------------------------------------
     def decode_greedy(self, z: Any, max_len: int = 30, temperature: float = 0.0, rng: Any = None) -> list[list[int]]:
@@ -302,8 +356,95 @@ class SentenceVAE(nn.Module):
 
 
 def build_sentence_vae(config: dict[str, Any]) -> SentenceVAE:
-    """Rebuild a :class:`SentenceVAE` from its :meth:`~SentenceVAE.config`."""
-    options = {k: v for k, v in config.items() if k != "model"}
+    """Rebuild a :class:`SentenceVAE` from its :meth:`~SentenceVAE.config` (the annealing at step 0)."""
+    options = {k: v for k, v in config.items() if k not in ("model", "annealing")}
     if config.get("model", "vae") != "vae":
         raise ValueError(f"build_sentence_vae: not a VAE config (model={config.get('model')!r})")
-    return SentenceVAE(**options)
+    annealing = config.get("annealing")
+    return SentenceVAE(**options, annealing=KLAnnealing(**annealing) if annealing is not None else None)
+
+
+# ---------------------------------------------------------------------------- loading a trained run
+
+MAX_SIZE = 1 << 24  # a bound on any one size in a stored config; the tensors then bound the rest
+SPECIAL_IDS = ("pad_id", "bos_id", "eos_id", "unk_id")
+
+
+def check_vae_config(config: Any, source: Any = "config") -> dict[str, Any]:
+    """A stored :meth:`SentenceVAE.config`, checked field by field (types, ranges); builds nothing.
+
+    Raises :class:`CheckpointError` naming ``source`` and the field.
+    """
+    config_choice(config, "model", source, ("vae",))
+    checked: dict[str, Any] = {"model": "vae"}
+    for key in ("vocab_size", "embed_size", "hidden_size", "latent_size"):
+        checked[key] = config_int(config, key, source, low=1, high=MAX_SIZE)
+    checked["word_dropout"] = config_float(config, "word_dropout", source, 0.0, 1.0)
+    for key in SPECIAL_IDS:
+        checked[key] = config_int(config, key, source, low=0, high=checked["vocab_size"] - 1)
+    if len({checked[key] for key in SPECIAL_IDS}) != len(SPECIAL_IDS):
+        raise CheckpointError(f"{source}: field config: {', '.join(SPECIAL_IDS)} must be four different ids")
+    annealing = config.get("annealing", {"kind": "logistic", "x0": 2500, "k": 0.0025, "max_beta": 1.0})
+    where = "config/annealing/"
+    checked["annealing"] = {
+        "kind": config_choice(annealing, "kind", source, ("logistic", "linear", "constant"), where=where),
+        "x0": config_int(annealing, "x0", source, low=0, where=where),
+        "k": config_float(annealing, "k", source, 1e-12, 1e6, where=where),
+        "max_beta": config_float(annealing, "max_beta", source, 0.0, 1e6, where=where)}
+    return checked
+
+
+def vae_parameter_shapes(config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """Name and shape of every parameter of the :class:`SentenceVAE` a checked ``config`` describes."""
+    vocab, embed, hidden, latent = (config[k] for k in ("vocab_size", "embed_size", "hidden_size", "latent_size"))
+    shapes: dict[str, tuple[int, ...]] = {"embed.weight": (vocab, embed)}
+    for name in ("encoder", "decoder"):
+        shapes |= {f"{name}.weight_ih_l0": (4 * hidden, embed), f"{name}.weight_hh_l0": (4 * hidden, hidden),
+                   f"{name}.bias_ih_l0": (4 * hidden,), f"{name}.bias_hh_l0": (4 * hidden,)}
+    for name in ("to_mu", "to_logvar"):
+        shapes |= {f"{name}.weight": (latent, hidden), f"{name}.bias": (latent,)}
+    shapes |= {"latent_to_hidden.weight": (hidden, latent), "latent_to_hidden.bias": (hidden,),
+               "output.weight": (vocab, hidden), "output.bias": (vocab,)}
+    return shapes
+
+
+def load_sentence_vae(path: str | os.PathLike) -> tuple[SentenceVAE, Vocabulary, dict[str, Any]]:
+    """``(model, vocabulary, text options)`` of a trained sentence VAE, in eval mode.
+
+    ``path`` is a run directory of ``zeronlp vae train`` (its ``model.safetensors``, else its
+    ``checkpoint.safetensors``) or one of those files. The file is data: its config is checked
+    (types, ranges, agreement with the vocabulary, the special tokens and the shape of every stored
+    tensor) before the model is built.
+    """
+    path = run_file(path, made_by="zeronlp vae train")
+    record = load(path)
+    if not isinstance(record, dict) or not isinstance(record.get("config"), dict) or "vocab" not in record:
+        raise CheckpointError(f"{path}: not a sentence-VAE checkpoint (no model config or vocabulary)")
+    if record["config"].get("model") != "vae":
+        raise CheckpointError(f"{path}: not a sentence-VAE checkpoint (its model is "
+                              f"{str(record['config'].get('model', record['config'].get('name')))[:40]!r})")
+    config = check_vae_config(record["config"], path)
+    check_shapes(record.get("model"), vae_parameter_shapes(config), path)
+    try:
+        vocab = Vocabulary.from_dict(record["vocab"])
+    except (ValueError, TypeError, KeyError, AttributeError) as err:
+        raise CheckpointError(f"{path}: field vocab: not a vocabulary ({err})") from None
+    if config["vocab_size"] != len(vocab):
+        raise CheckpointError(f"{path}: field config/vocab_size: the model config says {config['vocab_size']} words, "
+                              f"the vocabulary has {len(vocab)}")
+    if vocab.unk_id != config["unk_id"]:
+        raise CheckpointError(f"{path}: field vocab/unk_token: its id is {vocab.unk_id}, the model's unk_id is "
+                              f"{config['unk_id']}")
+    text = record.get("text", {})
+    if not isinstance(text, dict) or not isinstance(text.get("tokenizer", "whitespace"), str):
+        raise CheckpointError(f"{path}: field text: expected {{'tokenizer': NAME, ...}}")
+    text = dict(text)
+    text["tokenizer"] = text.get("tokenizer", "whitespace")
+    text["max_length"] = config_int(text, "max_length", path, low=1, high=MAX_SIZE, default=50, where="text/")
+    try:
+        model = build_sentence_vae(config)
+        model.load_state_dict(record["model"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"{path}: cannot rebuild the model: {err}") from None
+    model.eval()
+    return model, vocab, text

@@ -478,8 +478,9 @@ class Trainer:
                 self._train_epoch(batches, epochs, interrupt)
                 self._end_epoch(valid, epochs, batches)
                 if self.budget_spent:
+                    stopped_in = self.epoch + bool(self.position)
                     log(f"time budget of {self.max_minutes:g} minutes spent after "
-                        f"{self.elapsed_seconds() / 60:.1f} minutes: stopped in epoch {self.epoch + bool(self.position)}"
+                        f"{self.elapsed_seconds() / 60:.1f} minutes: stopped in epoch {stopped_in}"
                         + (f" at batch {self.position} (a larger --max-minutes with --resume continues it)"
                            if self.position else ""), self.quiet)
                     break
