@@ -13,6 +13,7 @@ from .common import (
     add_command_group,
     add_common_args,
     add_inference_args,
+    add_time_budget_arg,
     fraction,
     positive_float,
     positive_int,
@@ -67,7 +68,8 @@ def run_train(args: argparse.Namespace) -> int:
         max_train=args.max_train, epochs=args.epochs, batch_size=args.batch_size, embed_size=args.embed,
         hidden_size=args.hidden, latent_size=args.latent, word_dropout=args.word_dropout,
         kl_anneal_steps=args.kl_anneal_steps, lr=args.lr, max_grad_norm=args.max_grad_norm, out_dir=args.out,
-        seed=args.seed, quiet=args.quiet, resume=args.resume, checkpoint_minutes=args.checkpoint_minutes)
+        seed=args.seed, quiet=args.quiet, resume=args.resume, checkpoint_minutes=args.checkpoint_minutes,
+        max_minutes=args.max_minutes)
     config, final = result["config"], result["final"]
     print(f"{config['data']}: {args.model}, {config['context_turns']} turn(s) of context, "
           f"{len(result['history'])} epochs")
@@ -156,6 +158,7 @@ def register(subparsers: Any) -> None:
     train.add_argument("--max-grad-norm", type=positive_float, default=5.0, help="gradient clipping")
     train.add_argument("--checkpoint-minutes", type=positive_float, default=10.0,
                        help="also checkpoint inside an epoch every N minutes")
+    add_time_budget_arg(train)
     add_common_args(train, "runs/dialogue")
     train.set_defaults(func=run_train)
 

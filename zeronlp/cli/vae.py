@@ -11,6 +11,7 @@ from .common import (
     add_command_group,
     add_common_args,
     add_inference_args,
+    add_time_budget_arg,
     fraction,
     positive_float,
     positive_int,
@@ -39,7 +40,8 @@ def run_train(args: argparse.Namespace) -> int:
                        clip=args.clip, embed_size=args.embed_size, hidden_size=args.hidden_size,
                        latent_size=args.latent_size, word_dropout=args.word_dropout, anneal=args.anneal,
                        anneal_steps=args.anneal_steps, out_dir=args.out, quiet=args.quiet, resume=args.resume,
-                       seed=args.seed, checkpoint_minutes=args.checkpoint_minutes)
+                       seed=args.seed, checkpoint_minutes=args.checkpoint_minutes,
+                       max_minutes=args.max_minutes)
     final = result["final"]
     if "test_elbo_nll" in final:
         print(_bound_line("test", {k.removeprefix("test_"): v for k, v in final.items() if k.startswith("test_")}))
@@ -115,6 +117,7 @@ def register(subparsers: Any) -> None:
     train.add_argument("--clip", type=positive_float, default=defaults["clip"], help="gradient-norm clip")
     train.add_argument("--checkpoint-minutes", type=positive_float, default=10.0,
                        help="also checkpoint inside an epoch every N minutes (default 10)")
+    add_time_budget_arg(train)
     add_common_args(train, DEFAULT_RUN)
     train.set_defaults(func=run_train)
 

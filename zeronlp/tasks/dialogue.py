@@ -249,7 +249,8 @@ def train(data: str | None = None, model: str = "hred", *, train: PathLike | Non
           hidden_size: int = 128, latent_size: int = 32, word_dropout: float | None = None,
           kl_anneal_steps: int | None = None, lr: float = 1e-3, max_grad_norm: float = 5.0,
           out_dir: PathLike | None = None, seed: int = 0, quiet: bool = False, resume: bool = False,
-          checkpoint_minutes: float | None = None, prepared: DialogueData | None = None) -> dict[str, Any]:
+          checkpoint_minutes: float | None = None, prepared: DialogueData | None = None,
+          max_minutes: float | None = None) -> dict[str, Any]:
     """Train an ``"hred"`` or ``"vhred"`` dialogue model (see the module docstring).
 
     ``hidden_size`` is the width of the utterance encoder, the context GRU and the decoder;
@@ -313,7 +314,7 @@ def train(data: str | None = None, model: str = "hred", *, train: PathLike | Non
                       meta={"config": model_config, "vocab": codec.symbols, "data": prepared.source},
                       config=run_config,
                       checkpoint_minutes=(checkpoint_minutes or CHECKPOINT_MINUTES) if out is not None else None,
-                      divergence=DivergenceGuard())
+                      divergence=DivergenceGuard(), max_minutes=max_minutes)
     history = trainer.fit(batches, valid=per_epoch, epochs=epochs, resume=resume)
     restored = trainer.restore_best()
     best = history[trainer.best_epoch - 1] if restored and trainer.best_epoch else history[-1]

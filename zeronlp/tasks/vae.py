@@ -281,7 +281,8 @@ def train(*, train: PathLike | None = None, valid: PathLike | None = None, test:
           embed_size: int | None = None, hidden_size: int | None = None, latent_size: int | None = None,
           word_dropout: float | None = None, anneal: str | None = None, anneal_steps: int | None = None,
           out_dir: PathLike | None = None, quiet: bool = False, resume: bool = False, seed: int = 0,
-          checkpoint_minutes: float | None = None, data: SentenceData | None = None) -> dict[str, Any]:
+          checkpoint_minutes: float | None = None, data: SentenceData | None = None,
+          max_minutes: float | None = None) -> dict[str, Any]:
     """Train a :class:`~zeronlp.models.SentenceVAE` on PTB or the user's ``train`` file (module docstring).
 
     Unset options take :data:`DEFAULTS`. ``data`` passes sentences already loaded (tests).
@@ -314,7 +315,7 @@ def train(*, train: PathLike | None = None, valid: PathLike | None = None, test:
         callbacks=[annealing, terms], monitor="valid_elbo_nll", mode="min", out_dir=out_dir, quiet=quiet,
         unit="sentences", meta={"config": net.config(), "vocab": data.vocab.to_dict(), "text": data.text},
         config=config, checkpoint_minutes=(checkpoint_minutes or CHECKPOINT_MINUTES) if out_dir is not None else None,
-        divergence=DivergenceGuard())
+        divergence=DivergenceGuard(), max_minutes=max_minutes)
 
     def validate(model: SentenceVAE) -> dict[str, float]:
         result = elbo_of(model, data.valid)
