@@ -1,4 +1,6 @@
-"""``python -m benchmarks NAME [--repeat N]``: run one benchmark (mlp, spiral, lstm, word2vec, seq2seq)."""
+"""``python -m benchmarks NAME [--repeat N] [--threads T]``: run one benchmark (mlp, spiral, lstm, word2vec,
+seq2seq, ...; ``user_lstm`` is an alias of ``lstm --models generic,generic-fused``). ``--threads`` limits
+both torch and NumPy's BLAS (through threadpoolctl)."""
 
 from __future__ import annotations
 
@@ -35,6 +37,14 @@ def main(argv: list[str] | None = None) -> int:
             pass
     import numpy as np
 
+    if args.threads:
+        try:  # NumPy's BLAS too (same as OPENBLAS_NUM_THREADS=T), for the whole run
+            from threadpoolctl import threadpool_limits
+
+            args.blas_limits = threadpool_limits(args.threads, user_api="blas")
+        except ImportError:
+            print("# threadpoolctl is not installed: --threads sets torch's threads only; "
+                  "set OPENBLAS_NUM_THREADS for NumPy's")
     print(f"# {args.name}: python {platform.python_version()}, numpy {np.__version__}, "
           f"{platform.machine()}, repeat {args.repeat}, device {args.device}")
     module = importlib.import_module(f"benchmarks.{args.name}")

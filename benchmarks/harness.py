@@ -71,7 +71,7 @@ def blas_description() -> str:
     lib = next((b for b in blas if "numpy" in b.get("filepath", "") + b.get("prefix", "")), blas[0])
     name = lib.get("internal_api", "blas")
     name = {"openblas": "OpenBLAS", "mkl": "MKL"}.get(name, name)
-    return f"{name} {lib.get('version')} ({lib.get('architecture')} kernels{suffix})"
+    return f"{name} {lib.get('version')} ({lib.get('architecture')} kernels, {lib.get('num_threads')} threads{suffix})"
 
 
 LAST_RUN_BEGIN, LAST_RUN_END = "<!-- last run: written by the benchmark -->", "<!-- end of last run -->"

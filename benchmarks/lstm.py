@@ -1,8 +1,17 @@
 """LSTM language models on PTB windows (batch 20, bptt 35): zeronlp vs PyTorch CPU, same process.
 
-``python -m benchmarks lstm --repeat N [--threads K] [--models rnnlm,better] [--windows W]``.
-Training = forward + softmax cross-entropy + backward + clip_grad_norm(0.25) + SGD step, with the
-hidden state carried (detached) from window to window; evaluation = forward + loss under no_grad.
+``python -m benchmarks lstm --repeat N [--threads K] [--models rnnlm,better,generic] [--windows W]``.
+
+* ``rnnlm``, ``better``: the shipped models (their fused output layer). Training = forward + softmax
+  cross-entropy + backward + clip_grad_norm(0.25) + SGD step, with the hidden state carried (detached)
+  from window to window.
+* ``generic``: a user's own model from ``nn`` layers (issue 17): ``nn.Embedding(10000, 650)`` ->
+  ``nn.LSTM(650, 650, num_layers=2, batch_first=True)`` -> ``nn.Linear(650, 10000)`` ->
+  ``F.softmax_cross_entropy``, SGD, no state carried, no clipping. ``generic-fused`` is the same
+  model whose user calls ``F.linear_cross_entropy(y, head.weight, head.bias, t)`` instead of the
+  last two steps; it is timed in the same alternation against the same PyTorch model.
+
+Evaluation = forward + loss under no_grad.
 Both libraries run the same architecture on the same windows; tokens/s = 700 tokens per window.
 The timings alternate between the libraries (A B A B ...) and report medians; the table also
 replaces the "last run" block of ``benchmarks/README_lstm.md`` (``--no-readme`` to skip).
@@ -27,7 +36,10 @@ BATCH, BPTT = 20, 35
 CONFIGS = {
     "rnnlm": dict(wordvec=100, hidden=100, layers=1, dropout=0.0, tied=False),
     "better": dict(wordvec=650, hidden=650, layers=2, dropout=0.5, tied=True),
+    "generic": dict(wordvec=650, hidden=650, layers=2, dropout=0.0, tied=False),
 }
+# variants timed against the PyTorch model of the first name, in one alternation
+GROUPS = {"generic": ("generic", "generic-fused"), "generic-fused": ("generic", "generic-fused")}
 
 
 def _windows(count: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -62,6 +74,72 @@ def zeronlp_fns(name: str, windows: list, vocab_size: int) -> tuple[Any, Any]:
             for x, t in windows:
                 loss = model.loss(x, t)
         return float(loss.data)
+
+    return train, evaluate
+
+
+def generic_fns(name: str, windows: list, vocab_size: int) -> tuple[Any, Any]:
+    """The user's own model from ``nn`` layers; ``generic-fused`` ends in ``F.linear_cross_entropy``."""
+    import zeronlp.functional as F
+
+    zn.manual_seed(0)
+    c = CONFIGS["generic"]
+    embed = zn.nn.Embedding(vocab_size, c["wordvec"])
+    lstm = zn.nn.LSTM(c["wordvec"], c["hidden"], num_layers=c["layers"], batch_first=True)
+    head = zn.nn.Linear(c["hidden"], vocab_size)
+    params = embed.parameters() + lstm.parameters() + head.parameters()
+    opt = zn.optim.SGD(params, lr=1.0)
+    fused = name == "generic-fused"
+
+    def loss_of(x, t):
+        y, _ = lstm(embed(x))
+        if fused:
+            return F.linear_cross_entropy(y, head.weight, head.bias, t)
+        return F.softmax_cross_entropy(head(y), t)
+
+    def train():
+        for x, t in windows:
+            loss = loss_of(x, t)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        return float(loss.data)
+
+    def evaluate():
+        with zn.no_grad():
+            for x, t in windows:
+                loss = loss_of(x, t)
+        return float(loss.data)
+
+    return train, evaluate
+
+
+def torch_generic_fns(torch: Any, windows: list, vocab_size: int) -> tuple[Any, Any]:
+    c = CONFIGS["generic"]
+    torch.manual_seed(0)
+    embed = torch.nn.Embedding(vocab_size, c["wordvec"])
+    lstm = torch.nn.LSTM(c["wordvec"], c["hidden"], num_layers=c["layers"], batch_first=True)
+    head = torch.nn.Linear(c["hidden"], vocab_size)
+    opt = torch.optim.SGD([*embed.parameters(), *lstm.parameters(), *head.parameters()], lr=1.0)
+    data = [(torch.from_numpy(x), torch.from_numpy(t)) for x, t in windows]
+
+    def loss_of(x, t):
+        y, _ = lstm(embed(x))
+        return torch.nn.functional.cross_entropy(head(y).reshape(-1, vocab_size), t.reshape(-1))
+
+    def train():
+        for x, t in data:
+            loss = loss_of(x, t)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        return float(loss.detach())
+
+    def evaluate():
+        with torch.no_grad():
+            for x, t in data:
+                loss = loss_of(x, t)
+        return float(loss)
 
     return train, evaluate
 
@@ -101,7 +179,7 @@ def torch_fns(torch: Any, name: str, windows: list, vocab_size: int) -> tuple[An
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 0.25)
             opt.step()
-        return float(loss)
+        return float(loss.detach())
 
     def evaluate():
         model.eval()
@@ -115,7 +193,8 @@ def torch_fns(torch: Any, name: str, windows: list, vocab_size: int) -> tuple[An
 
 def parse_extra(extra: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="benchmarks lstm")
-    p.add_argument("--models", default="rnnlm,better")
+    p.add_argument("--models", default="rnnlm,better,generic,generic-fused",
+                   help="comma-separated: rnnlm, better, generic, generic-fused")
     p.add_argument("--windows", type=int, default=None, help="windows per timed call (default 10 / 3)")
     p.add_argument("--no-readme", action="store_true", help="leave benchmarks/README_lstm.md alone")
     return p.parse_args(extra)
@@ -126,22 +205,36 @@ def run(repeat: int, args: Any) -> list[dict[str, Any]]:
     torch = torch_or_none()
     _, vocab = load_ptb("train")
     rows = []
-    for name in opts.models.split(","):
+    names = [n.strip() for n in opts.models.split(",") if n.strip()]
+    for name in names:
+        if name not in CONFIGS and name not in GROUPS:
+            raise SystemExit(f"benchmarks lstm: unknown model {name!r} (rnnlm, better, generic, generic-fused)")
+    done: set[str] = set()
+    for name in names:
+        if name in done:
+            continue
+        group = [v for v in GROUPS.get(name, (name,)) if v in names]
+        done.update(group)
         count = opts.windows or (10 if name == "rnnlm" else 3)
         if getattr(args, "quick", False):
             count = max(1, count // 3)
         windows = _windows(count)
         tokens = count * BATCH * BPTT
-        z_train, z_eval = zeronlp_fns(name, windows, len(vocab))
-        fns = {"zeronlp train": z_train, "zeronlp eval": z_eval}
+        fns = {}
+        for variant in group:
+            make = generic_fns if variant.startswith("generic") else zeronlp_fns
+            z_train, z_eval = make(variant, windows, len(vocab))
+            fns.update({f"{variant} train": z_train, f"{variant} eval": z_eval})
         if torch is not None:
-            t_train, t_eval = torch_fns(torch, name, windows, len(vocab))
+            t_train, t_eval = (torch_generic_fns(torch, windows, len(vocab)) if name.startswith("generic")
+                               else torch_fns(torch, name, windows, len(vocab)))
             fns.update({"torch train": t_train, "torch eval": t_eval})
         times = interleaved(fns, repeat)
-        for mode in ("train", "eval"):
-            zt = tokens / median(times[f"zeronlp {mode}"])
-            tt = tokens / median(times[f"torch {mode}"]) if torch is not None else float("nan")
-            rows.append({"model": name, "mode": mode, "zeronlp": zt, "torch": tt, "ratio": zt / tt})
+        for variant in group:
+            for mode in ("train", "eval"):
+                zt = tokens / median(times[f"{variant} {mode}"])
+                tt = tokens / median(times[f"torch {mode}"]) if torch is not None else float("nan")
+                rows.append({"model": variant, "mode": mode, "zeronlp": zt, "torch": tt, "ratio": zt / tt})
     threads = torch.get_num_threads() if torch is not None else "?"
     header = (f"{platform.machine()}, python {platform.python_version()}, numpy {np.__version__}, "
               f"{blas_description()}, torch {torch.__version__ if torch else 'n/a'} ({threads} threads), "

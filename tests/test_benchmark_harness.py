@@ -28,3 +28,25 @@ def test_record_last_run_creates_a_missing_file(tmp_path):
 def test_blas_description_names_the_library_or_says_unknown():
     text = blas_description()
     assert "kernels" in text or "unknown" in text
+
+
+def test_lstm_benchmark_knows_the_generic_model_and_its_fused_variant():
+    from benchmarks import lstm
+
+    assert lstm.parse_extra([]).models.split(",") == ["rnnlm", "better", "generic", "generic-fused"]
+    assert lstm.GROUPS["generic"] == ("generic", "generic-fused")
+
+
+def test_generic_and_generic_fused_compute_the_same_loss():
+    """The two variants timed as `generic` and `generic-fused` are the same model and the same loss."""
+    import numpy as np
+
+    from benchmarks import lstm
+
+    rng = np.random.default_rng(0)
+    windows = [(rng.integers(0, 30, (2, 3)), rng.integers(0, 30, (2, 3)))]
+    losses = {}
+    for name in ("generic", "generic-fused"):
+        train, evaluate = lstm.generic_fns(name, windows, 30)
+        losses[name] = (evaluate(), train(), evaluate())
+    np.testing.assert_allclose(losses["generic"], losses["generic-fused"], rtol=1e-5)

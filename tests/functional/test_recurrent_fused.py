@@ -94,3 +94,42 @@ def test_shape_errors_name_shapes():
         R.gru(x, h0, wi[:, :2].repeat(4, axis=1)[:, :7], wh)
     with pytest.raises(ValueError, match=r"hidden state of shape \(2, 6\)"):
         R.gru(x, h0[:2], wi, wh)
+
+
+# ---------------------------------------------------------------------------- LSTM backward: numba == NumPy
+
+
+def _lstm_grads(arrays, bias, peephole, reverse, use_numba, monkeypatch, which_out):
+    monkeypatch.setattr(R, "USE_NUMBA", use_numba)
+    tensors = [zn.Tensor(a, requires_grad=True) for a in arrays]
+    x, h0, c0, wi, wh, *rest = tensors
+    b = (rest[0], rest[1]) if bias else (None, None)
+    y, h_n, c_n = R.lstm(x, h0, c0, wi, wh, *b, peephole=rest[-1] if peephole else None, reverse=reverse)
+    rng = np.random.default_rng(3)
+    loss = 0
+    for k, out in enumerate((y, h_n, c_n)):
+        if k in which_out:
+            loss = loss + (out * zn.Tensor(rng.standard_normal(out.shape).astype(out.dtype))).sum()
+    loss.backward()
+    return [t.grad for t in tensors]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bias,peephole,reverse", [(True, False, False), (True, True, False), (False, False, True),
+                                                   (True, True, True)])
+@pytest.mark.parametrize("which_out", [(0, 1, 2), (1,), (2,)])
+def test_lstm_backward_numba_kernel_equals_numpy(dtype, bias, peephole, reverse, which_out, monkeypatch):
+    pytest.importorskip("numba")
+    arrays = [a.astype(dtype) for a in _inputs("lstm", bias, peephole, seed=4)]
+    numpy_grads = _lstm_grads(arrays, bias, peephole, reverse, False, monkeypatch, which_out)
+    numba_grads = _lstm_grads(arrays, bias, peephole, reverse, True, monkeypatch, which_out)
+    assert R._numba_gate_grads() is not None
+    tol = dict(rtol=2e-5, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)
+    for a, b in zip(numpy_grads, numba_grads):
+        assert b.dtype == dtype
+        np.testing.assert_allclose(b, a, **tol)
+
+
+def test_lstm_gradcheck_on_the_numpy_path(monkeypatch):
+    monkeypatch.setattr(R, "USE_NUMBA", False)
+    zn.gradcheck(_flat("lstm", True, True, False, False), _inputs("lstm", True, True))

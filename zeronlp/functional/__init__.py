@@ -55,6 +55,7 @@ from .creation import (
     zeros_like,
 )
 from .embedding import IdOutOfRangeError, InvalidIdsError, as_ids, embedding
+from .fused import linear_cross_entropy
 from .layers import dropout, layer_norm, linear
 from .loss import (
     binary_cross_entropy_with_logits,

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from .. import backend
 from ..autograd import Function, Tensor, is_grad_enabled
 from . import activation, basic
@@ -94,6 +96,63 @@ def _sigmoid_(a: Any) -> Any:
     a *= half
     a += half
     return a
+
+
+def _lstm_gate_grads_step(dh, dc, gy_t, a_t, c_prev, tanh_c_t, d_t, peep, has_gy, has_peep, one):  # pragma: no cover
+    """One backward step of the LSTM gate math, every (b, j) in one pass (compiled by numba).
+
+    In: dh = dL/dh_t from step t+1 (plus ``gy_t`` when ``has_gy``), dc = dL/dc_t from step t+1,
+    the activations ``a_t`` = (i, f, g, o), c_{t-1}, tanh(c_t). Out: ``d_t`` = the pre-activation
+    gradients (di, df, dg, do) and, in place, dc <- dL/dc_{t-1}; dh is then d_t W_hh (a GEMM, outside):
+
+        do = dh tanh(c_t) o (1 - o),  dc += dh o (1 - tanh^2 c_t) [+ do p_o],
+        di = dc g i (1 - i),  df = dc c_{t-1} f (1 - f),  dg = dc i (1 - g^2),
+        dc_{t-1} = dc f [+ di p_i + df p_f].
+    The same products as the NumPy loop of :meth:`LSTMFunction.backward`, without its (T, B, 4H)
+    factor arrays and its seven ufunc calls per step. ``one`` is 1 in the arrays' dtype (an integer 1
+    would make numba compute float32 in float64).
+    """
+    B, H = dh.shape
+    for b in range(B):
+        ab, db, dhb, dcb, cpb, tcb = a_t[b], d_t[b], dh[b], dc[b], c_prev[b], tanh_c_t[b]
+        for j in range(H):
+            dhv = dhb[j]
+            if has_gy:
+                dhv += gy_t[b, j]
+            i, f, g, o = ab[j], ab[H + j], ab[2 * H + j], ab[3 * H + j]
+            tc = tcb[j]
+            dcv = dcb[j] + dhv * o * (one - tc * tc)
+            do = dhv * tc * o * (one - o)
+            if has_peep:
+                dcv += do * peep[2, j]
+            di = dcv * g * i * (one - i)
+            df = dcv * cpb[j] * f * (one - f)
+            dg = dcv * i * (one - g * g)
+            db[j], db[H + j], db[2 * H + j], db[3 * H + j] = di, df, dg, do
+            dcv = dcv * f
+            if has_peep:
+                dcv += di * peep[0, j] + df * peep[1, j]
+            dcb[j] = dcv
+
+
+# the compiled kernel once loaded; None: not tried yet; False: numba is not installed
+_KERNELS: dict[str, Any] = {}
+# False: every LSTM backward runs the NumPy loop (tests flip it to compare the two)
+USE_NUMBA = True
+
+
+def _numba_gate_grads() -> Any:
+    """:func:`_lstm_gate_grads_step` compiled by numba (cached on disk), or None without numba."""
+    kernel = _KERNELS.get("lstm_backward")
+    if kernel is None:
+        try:
+            import numba
+        except ImportError:
+            kernel = False
+        else:
+            kernel = numba.njit(cache=True, fastmath=True, nogil=True)(_lstm_gate_grads_step)
+        _KERNELS["lstm_backward"] = kernel
+    return kernel or None
 
 
 # ---------------------------------------------------------------------------- Elman RNN
@@ -263,47 +322,18 @@ class LSTMFunction(Function):
 
     def backward(self, gy, gh_n, gc_n):
         xp = backend.get_array_module(self.hs)
-        a, cs, tanh_c, w_hh, peep = self.gates, self.cs, self.tanh_c, self.w_hh, self.peep
+        cs, tanh_c, peep = self.cs, self.tanh_c, self.peep
         T, B, H = tanh_c.shape
-        dtype = a.dtype
-        i, f, g, o = a[..., :H], a[..., H:2 * H], a[..., 2 * H:3 * H], a[..., 3 * H:]
-        # factors for every step at once: dZ_t = [dc, dc, dc, dh] * partner * activation'
-        # (in place on two buffers: s' = s (1 - s) on i, f, o, tanh' = 1 - g^2 on g)
-        factor = xp.subtract(1, a)
-        factor *= a
-        fg = factor[..., 2 * H:3 * H]
-        xp.multiply(g, g, out=fg)
-        xp.subtract(1, fg, out=fg)
-        factor[..., :H] *= g
-        factor[..., H:2 * H] *= cs[:-1]
-        fg *= i
-        factor[..., 3 * H:] *= tanh_c
-        o_dtanh = xp.multiply(tanh_c, tanh_c)
-        xp.subtract(1, o_dtanh, out=o_dtanh)
-        o_dtanh *= o
+        dtype = tanh_c.dtype
         if gy is not None:
             gy = gy[::-1] if self.reverse else gy
-        dz = xp.empty((T, B, 4 * H), dtype=dtype)
-        dh = xp.zeros((B, H), dtype=dtype) if gh_n is None else gh_n.copy()
-        dc = xp.zeros((B, H), dtype=dtype) if gc_n is None else gc_n.copy()
-        tmp = xp.empty((B, H), dtype=dtype)
-        for t in range(T - 1, -1, -1):
-            if gy is not None:
-                dh += gy[t]
-            xp.multiply(dh, o_dtanh[t], out=tmp)
-            dc += tmp
-            d = dz[t]
-            xp.multiply(factor[t, :, 3 * H:], dh, out=d[:, 3 * H:])
-            if peep is not None:
-                dc += d[:, 3 * H:] * peep[2]
-            # the i, f, g blocks all scale dc: one broadcast multiply over (B, 3, H)
-            xp.multiply(factor[t, :, :3 * H].reshape(B, 3, H), dc[:, None, :],
-                        out=d[:, :3 * H].reshape(B, 3, H))
-            dc *= f[t]
-            if peep is not None:
-                dc += d[:, :H] * peep[0]
-                dc += d[:, H:2 * H] * peep[1]
-            xp.matmul(d, w_hh, out=dh)
+        dh = xp.zeros((B, H), dtype=dtype) if gh_n is None else gh_n.astype(dtype, copy=True)
+        dc = xp.zeros((B, H), dtype=dtype) if gc_n is None else gc_n.astype(dtype, copy=True)
+        kernel = _numba_gate_grads() if USE_NUMBA and xp is np and dtype in (np.float32, np.float64) else None
+        if kernel is not None:
+            dz = self._steps_numba(kernel, gy, dh, dc)
+        else:
+            dz = self._steps_numpy(gy, dh, dc)
         T4 = dz.reshape(T * B, 4 * H)
         dx = None
         if _wants(self, 0):
@@ -323,6 +353,61 @@ class LSTMFunction(Function):
             ])
             grads += (dpeep,)
         return grads
+
+    def _steps_numba(self, kernel, gy, dh, dc):
+        """The backward walk over the steps with the gate math in one compiled pass per step."""
+        a, cs, tanh_c, w_hh, peep = self.gates, self.cs, self.tanh_c, self.w_hh, self.peep
+        T, B, H = tanh_c.shape
+        dz = np.empty((T, B, 4 * H), dtype=a.dtype)
+        peep_arr = np.zeros((3, H), dtype=a.dtype) if peep is None else np.ascontiguousarray(peep, dtype=a.dtype)
+        w_hh, one = np.ascontiguousarray(w_hh), a.dtype.type(1)
+        for t in range(T - 1, -1, -1):
+            gy_t = dh if gy is None else np.ascontiguousarray(gy[t], dtype=a.dtype)
+            kernel(dh, dc, gy_t, a[t], cs[t], tanh_c[t], dz[t], peep_arr, gy is not None, peep is not None, one)
+            np.matmul(dz[t], w_hh, out=dh)
+        return dz
+
+    def _steps_numpy(self, gy, dh, dc):
+        """The backward walk over the steps in NumPy ufuncs (the reference; CuPy arrays, no numba)."""
+        xp = backend.get_array_module(self.hs)
+        a, cs, tanh_c, w_hh, peep = self.gates, self.cs, self.tanh_c, self.w_hh, self.peep
+        T, B, H = tanh_c.shape
+        dtype = a.dtype
+        i, f, g, o = a[..., :H], a[..., H:2 * H], a[..., 2 * H:3 * H], a[..., 3 * H:]
+        # factors for every step at once: dZ_t = [dc, dc, dc, dh] * partner * activation'
+        # (in place on two buffers: s' = s (1 - s) on i, f, o, tanh' = 1 - g^2 on g)
+        factor = xp.subtract(1, a)
+        factor *= a
+        fg = factor[..., 2 * H:3 * H]
+        xp.multiply(g, g, out=fg)
+        xp.subtract(1, fg, out=fg)
+        factor[..., :H] *= g
+        factor[..., H:2 * H] *= cs[:-1]
+        fg *= i
+        factor[..., 3 * H:] *= tanh_c
+        o_dtanh = xp.multiply(tanh_c, tanh_c)
+        xp.subtract(1, o_dtanh, out=o_dtanh)
+        o_dtanh *= o
+        dz = xp.empty((T, B, 4 * H), dtype=dtype)
+        tmp = xp.empty((B, H), dtype=dtype)
+        for t in range(T - 1, -1, -1):
+            if gy is not None:
+                dh += gy[t]
+            xp.multiply(dh, o_dtanh[t], out=tmp)
+            dc += tmp
+            d = dz[t]
+            xp.multiply(factor[t, :, 3 * H:], dh, out=d[:, 3 * H:])
+            if peep is not None:
+                dc += d[:, 3 * H:] * peep[2]
+            # the i, f, g blocks all scale dc: one broadcast multiply over (B, 3, H)
+            xp.multiply(factor[t, :, :3 * H].reshape(B, 3, H), dc[:, None, :],
+                        out=d[:, :3 * H].reshape(B, 3, H))
+            dc *= f[t]
+            if peep is not None:
+                dc += d[:, :H] * peep[0]
+                dc += d[:, H:2 * H] * peep[1]
+            xp.matmul(d, w_hh, out=dh)
+        return dz
 
 
 # ---------------------------------------------------------------------------- GRU

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import backend, nn
 from .. import functional as F
-from ..autograd import Function, Tensor, no_grad
+from ..autograd import Tensor, no_grad
 from ..data.bptt import BPTTBatcher
 from ..data.vocab import Vocabulary, match_case
 from ..errors import CheckpointError, UnknownWordError
@@ -35,70 +35,12 @@ from ..serialization import (
 
 # ---------------------------------------------------------------------------- fused output layer
 
-_POOL: dict[tuple[Any, ...], list[Any]] = {}
-
-
-class LinearSoftmaxCrossEntropy(Function):
-    """L = sum_n [log sum_v e^{z_nv} - z_{n,t_n}] / N with z = h W^T + b (the LM's output layer + loss).
-
-    Backward: dz = (softmax(z) - onehot(t)) / N, dh = dz W, dW = dz^T h, db = sum_n dz.
-    Equal to ``softmax_cross_entropy(linear(h, W, b), t)``, but the (N, V) logits live in one reused
-    buffer that is overwritten in place (exp, then softmax, then dz), so a training step makes about
-    half the passes over the largest array of the model and allocates none of it.
-    """
-
-    def __init__(self, targets: Any, reduction: str = "mean"):
-        if reduction not in ("mean", "sum"):
-            raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
-        self.targets, self.reduction = targets, reduction
-
-    def forward(self, h, weight, bias):
-        xp = backend.get_array_module(h)
-        n, vocab = h.shape[0], weight.shape[0]
-        t = self.targets
-        if t.shape != (n,):
-            raise ValueError(f"linear_softmax_cross_entropy: {n} rows need {n} targets, got shape {tuple(t.shape)}")
-        if n and (int(t.min()) < 0 or int(t.max()) >= vocab):
-            raise ValueError(f"linear_softmax_cross_entropy: targets must be in 0..{vocab - 1}")
-        key = (n, vocab, h.dtype.str, xp.__name__)
-        pool = _POOL.setdefault(key, [])
-        z = pool.pop() if pool else xp.empty((n, vocab), dtype=h.dtype)
-        xp.matmul(h, weight.T, out=z)
-        z += bias
-        z -= z.max(axis=1, keepdims=True)
-        rows = xp.arange(n)
-        z_t = z[rows, t]
-        xp.exp(z, out=z)
-        s = z.sum(axis=1)
-        loss = (xp.log(s) - z_t).sum()
-        self.z, self.s, self.rows, self.key, self.h, self.weight = z, s, rows, key, h, weight
-        self.count = n if self.reduction == "mean" else 1
-        return (loss / self.count).astype(h.dtype)
-
-    def backward(self, gy):
-        z, t = self.z, self.targets
-        scale = gy / self.count
-        z *= (scale / self.s)[:, None]  # softmax * scale, in place
-        z[self.rows, t] -= scale
-        return z @ self.weight, z.T @ self.h, z.sum(axis=0)
-
-    def release(self) -> None:
-        z = self.__dict__.get("z")
-        if z is not None:
-            pool = _POOL.setdefault(self.key, [])
-            if len(pool) < 2:
-                pool.append(z)
-        super().release()
-
 
 def linear_softmax_cross_entropy(h, weight, bias, targets: Any, reduction: str = "mean") -> Tensor:
-    """Cross-entropy of integer ``targets`` (N,) under softmax(h W^T + b), fused (see the class)."""
+    """Cross-entropy of integer ``targets`` (N,) under softmax(h W^T + b): :func:`F.linear_cross_entropy`
+    (the general fused ``Linear`` -> softmax cross-entropy, kept under this name for older callers)."""
     t = targets.data if isinstance(targets, Tensor) else targets
-    xp = backend.xp()
-    t = xp.asarray(t).reshape(-1)
-    if t.dtype.kind not in "iu":
-        raise TypeError(f"linear_softmax_cross_entropy: targets must be integer ids, got dtype {t.dtype}")
-    return LinearSoftmaxCrossEntropy(t, reduction)(h, weight, bias)
+    return F.linear_cross_entropy(h, weight, bias, backend.xp().asarray(t).reshape(-1), reduction=reduction)
 
 
 def next_word_loss(model: Any, ids: Any, targets: Any, reduction: str = "mean") -> Tensor:
@@ -110,7 +52,8 @@ def next_word_loss(model: Any, ids: Any, targets: Any, reduction: str = "mean") 
         raise ValueError(f"{type(model).__name__}.loss: targets of shape {tuple(np.shape(targets))} "
                          f"do not match ids of shape {tuple(ids.shape)}")
     weight, bias = model.output_layer()
-    return linear_softmax_cross_entropy(model.features(ids), weight, bias, targets, reduction)
+    targets = backend.xp().asarray(targets).reshape(-1)
+    return F.linear_cross_entropy(model.features(ids), weight, bias, targets, reduction=reduction)
 
 
 class _LanguageModel(nn.Module):
