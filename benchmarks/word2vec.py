@@ -1,4 +1,5 @@
-"""word2vec on PTB: zeronlp vs gensim (workers=1), same hyperparameters, plus the book's NumPy CBOW floor.
+"""word2vec on PTB: zeronlp vs gensim (``--workers N`` threads each, 1 by default), same hyperparameters,
+plus the book's NumPy CBOW floor.
 
 ``python -m benchmarks word2vec --repeat N`` (the harness calls :func:`run`), or directly
 ``python benchmarks/word2vec.py [--epochs 5] [--models cbow,skipgram] [--repeat 1]``.
@@ -28,6 +29,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--models", default="cbow,skipgram")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--workers", type=int, default=1, help="training threads of both libraries (Hogwild)")
     p.add_argument("--book-words", type=int, default=3000, help="words for the book-style NumPy CBOW floor")
     return p.parse_args(argv)
 
@@ -47,18 +49,18 @@ def _hyper(sg: int, epochs: int, seed: int) -> dict:
     )
 
 
-def time_zeronlp(sentences, sg: int, epochs: int, seed: int):
-    model = Word2Vec(**_hyper(sg, epochs, seed))
+def time_zeronlp(sentences, sg: int, epochs: int, seed: int, workers: int = 1):
+    model = Word2Vec(workers=workers, **_hyper(sg, epochs, seed))
     model.build_vocab(sentences)
     t0 = time.perf_counter()
     model.train(sentences)
     return time.perf_counter() - t0, model.wv
 
 
-def time_gensim(sentences, sg: int, epochs: int, seed: int):
+def time_gensim(sentences, sg: int, epochs: int, seed: int, workers: int = 1):
     from gensim.models import Word2Vec as GensimWord2Vec
 
-    model = GensimWord2Vec(workers=1, **_hyper(sg, epochs, seed))
+    model = GensimWord2Vec(workers=workers, **_hyper(sg, epochs, seed))
     model.build_vocab(sentences)
     t0 = time.perf_counter()
     model.train(sentences, total_examples=model.corpus_count, epochs=epochs)
@@ -136,6 +138,7 @@ def run(repeat: int = 1, args: argparse.Namespace | Sequence[str] | None = None)
         args = parse_args(list(args or []))
     epochs = getattr(args, "epochs", 5)
     seed = getattr(args, "seed", 1)
+    workers = max(1, int(getattr(args, "workers", 1)))
     models = getattr(args, "models", "cbow,skipgram").split(",")
     repeat = max(1, int(repeat or getattr(args, "repeat", 1)))
     sentences = load_ptb_sentences("train")
@@ -144,15 +147,15 @@ def run(repeat: int = 1, args: argparse.Namespace | Sequence[str] | None = None)
     Word2Vec(sentences[:50], min_count=1, epochs=1, sg=1)
     print(
         f"word2vec on PTB train: {len(sentences):,} sentences, {n_words:,} words, {epochs} epochs, "
-        "dim 100, window 5, negative 5, sample 1e-3, min_count 5, 1 thread"
+        f"dim 100, window 5, negative 5, sample 1e-3, min_count 5, workers={workers} (both libraries)"
     )
     for name in models:
         sg = int(name == "skipgram")
         ours_t, theirs_t = [], []
         for _ in range(repeat):
-            seconds, wv = time_zeronlp(sentences, sg, epochs, seed)
+            seconds, wv = time_zeronlp(sentences, sg, epochs, seed, workers)
             ours_t.append(seconds)
-            g_seconds, gwv = time_gensim(sentences, sg, epochs, seed)
+            g_seconds, gwv = time_gensim(sentences, sg, epochs, seed, workers)
             theirs_t.append(g_seconds)
         ours_wps = n_words * epochs / statistics.median(ours_t)
         theirs_wps = n_words * epochs / statistics.median(theirs_t)
