@@ -136,6 +136,8 @@ def run(repeat: int = 1, args: argparse.Namespace | Sequence[str] | None = None)
     """Print words/s (zeronlp, gensim, ratio) and analogy / WordSim / SimLex for CBOW and skip-gram."""
     if args is None or isinstance(args, (list, tuple)):
         args = parse_args(list(args or []))
+    elif getattr(args, "extra", None):  # `python -m benchmarks word2vec --workers 2 ...`: this module's options
+        args = parse_args(list(args.extra))
     epochs = getattr(args, "epochs", 5)
     seed = getattr(args, "seed", 1)
     workers = max(1, int(getattr(args, "workers", 1)))
