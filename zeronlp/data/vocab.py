@@ -15,7 +15,7 @@ from collections.abc import Container, Iterable, Sequence
 
 import numpy as np
 
-from ..errors import UnknownWordError
+from ..errors import CheckpointError, UnknownWordError
 from ..fileio import atomic_open
 
 _TOKEN_RE = re.compile(r"\w+(?:['\-]\w+)*|[^\w\s]")
@@ -195,3 +195,16 @@ def preprocess(text: str) -> tuple[np.ndarray, dict[str, int], dict[int, str]]:
     vocab = Vocabulary.build(words, order="first")
     corpus = vocab.encode(words)
     return corpus, dict(vocab.word_to_id), dict(enumerate(vocab.id_to_word))
+
+
+def vocabulary_from_record(record: dict, vocab_size: int, path: object) -> Vocabulary:
+    """The :class:`Vocabulary` stored in a model file's ``vocab`` field, checked against the model
+    config's ``vocab_size`` (CheckpointError naming ``path`` and the field otherwise)."""
+    try:
+        vocab = Vocabulary.from_dict(record["vocab"])
+    except (ValueError, TypeError, KeyError, AttributeError) as err:
+        raise CheckpointError(f"{path}: field vocab: not a vocabulary ({err})") from None
+    if vocab_size != len(vocab):
+        raise CheckpointError(f"{path}: field config/vocab_size: the model config says {vocab_size} words, "
+                              f"the vocabulary has {len(vocab)}")
+    return vocab

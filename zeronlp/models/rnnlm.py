@@ -20,7 +20,7 @@ from .. import backend, nn
 from .. import functional as F
 from ..autograd import Tensor, no_grad
 from ..data.bptt import BPTTBatcher
-from ..data.vocab import Vocabulary, match_case
+from ..data.vocab import Vocabulary, match_case, vocabulary_from_record
 from ..errors import CheckpointError, UnknownWordError
 from ..progress import logger
 from ..serialization import (
@@ -248,13 +248,7 @@ def load_lm(path: str | os.PathLike) -> tuple[_LanguageModel, Vocabulary, dict[s
         raise CheckpointError(f"{path}: not a language-model checkpoint (no model config or vocabulary)")
     config = check_lm_config(record["config"], path)
     check_shapes(record.get("model"), lm_parameter_shapes(config), path)
-    try:
-        vocab = Vocabulary.from_dict(record["vocab"])
-    except (ValueError, TypeError, KeyError, AttributeError) as err:
-        raise CheckpointError(f"{path}: field vocab: not a vocabulary ({err})") from None
-    if config["vocab_size"] != len(vocab):
-        raise CheckpointError(f"{path}: field config/vocab_size: the model config says {config['vocab_size']} words, "
-                              f"the vocabulary has {len(vocab)}")
+    vocab = vocabulary_from_record(record, config["vocab_size"], path)
     text = record.get("text")
     if text is None:
         text = {"tokenizer": "whitespace"}

@@ -30,7 +30,7 @@ import numpy as np
 from .. import backend, nn
 from .. import functional as F
 from ..autograd import Tensor, no_grad
-from ..data.vocab import Vocabulary
+from ..data.vocab import Vocabulary, vocabulary_from_record
 from ..errors import CheckpointError
 from ..serialization import (
     check_shapes,
@@ -425,13 +425,7 @@ def load_sentence_vae(path: str | os.PathLike) -> tuple[SentenceVAE, Vocabulary,
                               f"{str(record['config'].get('model', record['config'].get('name')))[:40]!r})")
     config = check_vae_config(record["config"], path)
     check_shapes(record.get("model"), vae_parameter_shapes(config), path)
-    try:
-        vocab = Vocabulary.from_dict(record["vocab"])
-    except (ValueError, TypeError, KeyError, AttributeError) as err:
-        raise CheckpointError(f"{path}: field vocab: not a vocabulary ({err})") from None
-    if config["vocab_size"] != len(vocab):
-        raise CheckpointError(f"{path}: field config/vocab_size: the model config says {config['vocab_size']} words, "
-                              f"the vocabulary has {len(vocab)}")
+    vocab = vocabulary_from_record(record, config["vocab_size"], path)
     if vocab.unk_id != config["unk_id"]:
         raise CheckpointError(f"{path}: field vocab/unk_token: its id is {vocab.unk_id}, the model's unk_id is "
                               f"{config['unk_id']}")

@@ -48,7 +48,8 @@ from ..errors import CheckpointError, UsageError
 from ..models.hred import HRED, build_dialogue_model
 from ..models.vae import KLAnnealing, inference
 from ..serialization import check_shapes, config_choice, config_float, config_int, load, run_file
-from ..train import CHECKPOINT_NAME, MiniBatches, Trainer, log
+from ..train import MiniBatches, Trainer, log
+from ..train.checkpoint import check_resume_vocabulary
 from ..train.divergence import DivergenceGuard
 from ..viz.plots import plot_curves
 
@@ -231,17 +232,6 @@ def _check_settings(model: str, sizes: dict[str, int], lr: float, word_dropout: 
         raise UsageError(f"word_dropout must be in [0, 1), got {word_dropout}")
 
 
-def _check_resumable(out_dir: Path | None, codec: DialogueCodec) -> None:
-    """A resumed run must see the vocabulary it was trained with (the Trainer checks the config)."""
-    path = out_dir / CHECKPOINT_NAME if out_dir is not None else None
-    if path is None or not path.is_file():
-        raise CheckpointError(f"cannot resume: no checkpoint at {path}")
-    saved = load(path)
-    if isinstance(saved, dict) and saved.get("vocab") is not None and saved["vocab"] != codec.symbols:
-        raise CheckpointError(f"cannot resume: {path} was trained with another vocabulary "
-                              f"({len(saved['vocab'])} words, now {len(codec)}): other training files?")
-
-
 def train(data: str | None = None, model: str = "hred", *, train: PathLike | None = None,
           valid: PathLike | None = None, test: PathLike | None = None, context_turns: int | None = None,
           max_tokens: int | None = None, tokenizer: str = "simple", min_count: int = 1, max_vocab: int | None = None,
@@ -274,7 +264,7 @@ def train(data: str | None = None, model: str = "hred", *, train: PathLike | Non
         log(note, quiet)
     out = Path(out_dir) if out_dir is not None else None
     if resume:
-        _check_resumable(out, codec)
+        check_resume_vocabulary(out, codec.symbols, unit="words")
 
     backend.manual_seed(seed)
     batches = MiniBatches(*prepared.train, batch_size=batch_size)

@@ -35,12 +35,12 @@ import numpy as np
 from .. import backend, distributed, optim
 from ..data.seq import LEVELS, SeqCodec, load_parallel, load_seq
 from ..data.textfiles import get_tokenizer
-from ..errors import CheckpointError, UsageError
+from ..errors import UsageError
 from ..models.seq2seq import SEQ2SEQ_MODELS, build_seq2seq, exact_match_accuracy
 from ..models.seq2seq_io import load_seq2seq, model_file
 from ..models.seq2seq_io import translate as translate_text
-from ..serialization import load
 from ..train import CHECKPOINT_NAME, EpochMetrics, MiniBatches, Trainer, log, model_loss, write_metrics
+from ..train.checkpoint import check_resume_vocabulary
 from ..train.divergence import DivergenceGuard
 from ..viz.attention import attention_figure
 from ..viz.plots import plot_curves, plot_heatmap, plot_series
@@ -178,17 +178,6 @@ def _network(model: str, vocab_size: int, codec: SeqCodec, hidden_size: int, wor
                           "activation": "relu", **TRANSFORMER, "d_model": hidden_size})
 
 
-def _check_resumable(out_dir: Path | None, codec: SeqCodec) -> None:
-    """A resumed run must see the vocabulary it was trained with (the Trainer checks the config)."""
-    path = out_dir / CHECKPOINT_NAME if out_dir is not None else None
-    if path is None or not path.is_file():
-        raise CheckpointError(f"cannot resume: no checkpoint at {path}")
-    saved = load(path)
-    if isinstance(saved, dict) and saved.get("vocab") is not None and saved["vocab"] != codec.symbols:
-        raise CheckpointError(f"cannot resume: {path} was trained with another vocabulary "
-                              f"({len(saved['vocab'])} symbols, now {len(codec)}): other training files?")
-
-
 def train(data: str | None = None, model: str = "base", reverse: bool = False, *, train: PathLike | None = None,
           valid: PathLike | None = None, test: PathLike | None = None, level: str = "char",
           tokenizer: str = "whitespace", epochs: int = 25, batch_size: int = 128, hidden_size: int | None = None,
@@ -225,7 +214,7 @@ def train(data: str | None = None, model: str = "base", reverse: bool = False, *
         log(note, quiet)
     out = Path(out_dir) if out_dir is not None else None
     if resume:
-        _check_resumable(out, codec)
+        check_resume_vocabulary(out, codec.symbols)
 
     backend.manual_seed(seed)
     net = _network(model, len(codec), codec, hidden_size, wordvec_size, bidirectional, init)

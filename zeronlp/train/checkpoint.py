@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import backend
 from ..errors import CheckpointError
-from ..serialization import config_int, load, save
+from ..serialization import CHECKPOINT_FILE, config_int, load, save
 
 # the loop's own counters: non-negative integers (best_epoch may be 0: no best yet)
 _COUNTERS = ("epoch", "position", "global_step", "best_epoch")
@@ -86,6 +86,18 @@ def check_record(record: Any, source: Any = "checkpoint") -> dict[str, Any]:
     if "rng" in record:
         _check_rng(record["rng"], source)
     return record
+
+
+def check_resume_vocabulary(out_dir: str | os.PathLike | None, symbols: list[str], unit: str = "symbols") -> None:
+    """A resumed run must see the vocabulary it was trained with (the Trainer checks the model config):
+    raises CheckpointError when ``out_dir`` has no checkpoint or its ``vocab`` differs from ``symbols``."""
+    path = Path(out_dir) / CHECKPOINT_FILE if out_dir is not None else None
+    if path is None or not path.is_file():
+        raise CheckpointError(f"cannot resume: no checkpoint at {path}")
+    saved = load(path)
+    if isinstance(saved, dict) and saved.get("vocab") is not None and saved["vocab"] != symbols:
+        raise CheckpointError(f"cannot resume: {path} was trained with another vocabulary "
+                              f"({len(saved['vocab'])} {unit}, now {len(symbols)}): other training files?")
 
 
 def save_checkpoint(path: str | os.PathLike, model: Any = None, optimizer: Any = None, **extra: Any) -> Path:

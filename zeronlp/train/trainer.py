@@ -172,7 +172,6 @@ class Trainer:
         self.elapsed_before = 0.0  # wall-clock seconds of earlier (resumed) parts of this run
         self._fit_started: float | None = None
         self.budget_spent = False  # the time budget ended the run
-        self._partial: float | None = None  # the part of the epoch trained before the budget ran out
         self.history: list[dict[str, Any]] = []
         self.epoch = 0            # completed epochs
         self.position = 0         # completed batches of the current epoch
@@ -542,8 +541,6 @@ class Trainer:
                 if not self._distributed:
                     self.budget_spent = self._budget_due()
                 if self.budget_spent:
-                    if self.position < total:
-                        self._partial = self.position / total
                     break
                 now = time.perf_counter()
                 due = self._steps_due() or timed if self._distributed else self._periodic_save_due(now - last_save)
@@ -580,13 +577,14 @@ class Trainer:
             return True
         return value < self.best if self.mode == "min" else value > self.best
 
-    def _end_epoch(self, valid: Any, epochs: int, batches: BatchSource | None = None) -> None:
+    def _end_epoch(self, valid: Any, epochs: int, batches: BatchSource) -> None:
         """Evaluate, record, keep the best, step the epoch's scheduler, checkpoint. An epoch that the
-        time budget ended early (``self._partial``) is evaluated and recorded the same way (its row has
-        ``partial_epoch``) but stays open: the checkpoint holds the position inside it, no epoch
-        scheduler steps, and when a resumed run completes the epoch its row replaces this one."""
+        time budget ended early (its position short of its end) is evaluated and recorded the same way
+        (its row has ``partial_epoch``) but stays open: the checkpoint holds the position inside it, no
+        epoch scheduler steps, and when a resumed run completes the epoch its row replaces this one."""
         loss_sum, weight, seconds = self._sums
-        partial, self._partial = self._partial, None
+        total = len(batches)
+        partial = self.position / total if 0 < self.position < total else None
         epoch = self.epoch + 1
         if partial is None:
             self.epoch, self.position = epoch, 0
@@ -610,14 +608,12 @@ class Trainer:
         if self.monitor is not None and self._improved(row[self.monitor]):
             self.best, self.best_epoch = float(row[self.monitor]), epoch
             self._save_best(row)
-        if partial is not None:
-            self.save(batches)
-        elif isinstance(self.scheduler, ReduceOnPlateau):
-            self.scheduler.step(row[self.monitor] if self.monitor is not None else row["loss"])
-        elif self.scheduler is not None and not getattr(self.scheduler, "per_step", False):
-            self.scheduler.step()
         if partial is None:
-            self.save()
+            if isinstance(self.scheduler, ReduceOnPlateau):
+                self.scheduler.step(row[self.monitor] if self.monitor is not None else row["loss"])
+            elif self.scheduler is not None and not getattr(self.scheduler, "per_step", False):
+                self.scheduler.step()
+        self.save(batches)  # with the position inside the epoch when it stays open
         if partial is None and self.keep_epoch_checkpoints and self.checkpoint_path is not None and self.comm.is_main:
             with atomic_path(self.out_dir / "checkpoints" / f"epoch_{self.epoch:03d}.safetensors") as tmp:
                 shutil.copyfile(self.checkpoint_path, tmp)
