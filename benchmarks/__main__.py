@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("name", choices=NAMES)
     parser.add_argument("--repeat", type=int, default=5, help="timed repeats (median reported)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--threads", type=int, default=None, help="BLAS/torch threads (default: all)")
+    parser.add_argument("--threads", type=int, default=None, help="BLAS, torch and zeronlp threads (default: all)")
     parser.add_argument("--quick", action="store_true", help="smaller workloads (smoke test)")
     args, extra = parser.parse_known_args(argv)
     args.extra = extra
@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     if args.threads:
+        from zeronlp.functional import vector_math
+
+        vector_math.set_num_threads(args.threads)  # zeronlp's own row-parallel kernels
         try:  # NumPy's BLAS too (same as OPENBLAS_NUM_THREADS=T), for the whole run
             from threadpoolctl import threadpool_limits
 

@@ -120,7 +120,10 @@ def main() -> None:
     if args.threads:
         from threadpoolctl import threadpool_limits
 
+        from zeronlp.functional import vector_math
+
         limits = threadpool_limits(args.threads, user_api="blas")
+        vector_math.set_num_threads(args.threads)
         try:
             import torch
 

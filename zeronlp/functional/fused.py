@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function, Tensor, is_grad_enabled
+from . import vector_math
 from .basic import promote, require_float
 from .layers import linear
 from .loss import softmax_cross_entropy
@@ -54,6 +55,14 @@ def _give_back(key: tuple[Any, ...], buffer: Any) -> None:
     pool = _POOL.setdefault(key, [])
     if len(pool) < 2:
         pool.append(buffer)
+
+
+def _softmax_rows(kernel: Any, z: Any, bias: Any, targets: Any, losses: Any, keep: bool) -> None:
+    """Run the compiled softmax cross-entropy over the rows of one logits panel, in threads."""
+    has_bias = bias is not None
+    bias = bias if has_bias else z[0, :0]
+    targets = np.ascontiguousarray(targets, dtype=np.intp)
+    vector_math.parallel_rows(z.shape[0], lambda r0, r1: kernel(z, bias, has_bias, targets, losses, keep, r0, r1))
 
 
 class LinearCrossEntropy(Function):
@@ -114,10 +123,14 @@ class LinearCrossEntropy(Function):
             z = xp.empty(key[:2], dtype=dtype)
         w_t = weight.T
         losses = xp.empty(n, dtype=dtype)
+        compiled = vector_math.kernels(h2, weight, *(() if bias is None else (bias,)))
         for p0 in range(0, n, panel):
             p1 = min(p0 + panel, n)
             zp = z[p0:p1] if keep else z[:p1 - p0]
             xp.matmul(h2[p0:p1], w_t, out=zp)
+            if compiled is not None:  # the same math, one compiled pass per row, rows over threads
+                _softmax_rows(compiled["softmax_xent_rows"], zp, bias, safe_t[p0:p1], losses[p0:p1], keep)
+                continue
             for b0 in range(0, p1 - p0, block):
                 b1 = min(b0 + block, p1 - p0)
                 zb = zp[b0:b1]

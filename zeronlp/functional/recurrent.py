@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function, Tensor, is_grad_enabled
-from . import activation, basic
+from . import activation, basic, vector_math
 from .layers import linear
 
 # ---------------------------------------------------------------------------- helpers
@@ -96,6 +96,45 @@ def _sigmoid_(a: Any) -> Any:
     a *= half
     a += half
     return a
+
+
+def _lstm_steps_numpy(gates: Any, hs: Any, cs: Any, tanh_c: Any, w_hh_t: Any, peep: Any) -> None:
+    """The LSTM forward steps in NumPy/CuPy ufuncs, in place on the (T, B, ·) buffers of
+    :meth:`LSTMFunction.forward` (the reference the compiled step kernel must equal; CuPy arrays,
+    float64, peepholes, no numba). ``tanh_c`` has T rows when kept for backward, else one."""
+    xp = backend.get_array_module(gates)
+    T, B, H4 = gates.shape
+    H, dtype = H4 // 4, gates.dtype
+    # sigmoid(a) = 0.5 tanh(0.5 a) + 0.5 on i, f, o; plain tanh on g: scale, tanh, scale, shift
+    scale = xp.full(4 * H, 0.5, dtype=dtype)
+    scale[2 * H:3 * H] = 1
+    shift = xp.full(4 * H, 0.5, dtype=dtype)
+    shift[2 * H:3 * H] = 0
+    rec = xp.empty((B, 4 * H), dtype=dtype)
+    ig = xp.empty((B, H), dtype=dtype)
+    for t in range(T):
+        a = gates[t]
+        xp.matmul(hs[t], w_hh_t, out=rec)
+        a += rec
+        if peep is not None:
+            a[:, :H] += peep[0] * cs[t]
+            a[:, H:2 * H] += peep[1] * cs[t]
+            z_o = a[:, 3 * H:].copy()
+        a *= scale
+        xp.tanh(a, out=a)
+        a *= scale
+        a += shift
+        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        c = cs[t + 1]
+        xp.multiply(f, cs[t], out=c)
+        xp.multiply(i, g, out=ig)
+        c += ig
+        if peep is not None:
+            z_o += peep[2] * c
+            o[...] = _sigmoid_(z_o)
+        tc = tanh_c[min(t, tanh_c.shape[0] - 1)]
+        xp.tanh(c, out=tc)
+        xp.multiply(o, tc, out=hs[t + 1])
 
 
 def _lstm_gate_grads_step(dh, dc, gy_t, a_t, c_prev, tanh_c_t, d_t, peep, has_gy, has_peep, one):  # pragma: no cover
@@ -277,37 +316,16 @@ class LSTMFunction(Function):
         # tanh(c_t) of every step is kept for backward; without grad one (B, H) buffer will do
         tanh_c = xp.empty((T if training else 1, B, H), dtype=dtype)
         hs[0], cs[0] = h0, c0
-        # sigmoid(a) = 0.5 tanh(0.5 a) + 0.5 on i, f, o; plain tanh on g: scale, tanh, scale, shift
-        scale = xp.full(4 * H, 0.5, dtype=dtype)
-        scale[2 * H:3 * H] = 1
-        shift = xp.full(4 * H, 0.5, dtype=dtype)
-        shift[2 * H:3 * H] = 0
-        rec = xp.empty((B, 4 * H), dtype=dtype)
-        ig = xp.empty((B, H), dtype=dtype)
         w_hh_t = _step_weight(w_hh)
-        for t in range(T):
-            a = gates[t]
-            xp.matmul(hs[t], w_hh_t, out=rec)
-            a += rec
-            if peep is not None:
-                a[:, :H] += peep[0] * cs[t]
-                a[:, H:2 * H] += peep[1] * cs[t]
-                z_o = a[:, 3 * H:].copy()
-            a *= scale
-            xp.tanh(a, out=a)
-            a *= scale
-            a += shift
-            i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-            c = cs[t + 1]
-            xp.multiply(f, cs[t], out=c)
-            xp.multiply(i, g, out=ig)
-            c += ig
-            if peep is not None:
-                z_o += peep[2] * c
-                o[...] = _sigmoid_(z_o)
-            tc = tanh_c[t if training else 0]
-            xp.tanh(c, out=tc)
-            xp.multiply(o, tc, out=hs[t + 1])
+        compiled = None if peep is not None else vector_math.kernels(gates, hs, w_hh_t)
+        if compiled is not None:  # each step's gate math in one compiled pass (vector_math)
+            step = compiled["lstm_gates_forward"]
+            rec = np.empty((B, 4 * H), dtype=dtype)
+            for t in range(T):
+                np.matmul(hs[t], w_hh_t, out=rec)
+                step(gates[t], rec, cs[t], cs[t + 1], tanh_c[t if training else 0], hs[t + 1])
+        else:
+            _lstm_steps_numpy(gates, hs, cs, tanh_c, w_hh_t, peep)
         if training:
             self.x, self.hs, self.cs, self.tanh_c, self.gates = x, hs, cs, tanh_c, gates
             self.w_ih, self.w_hh, self.peep = w_ih, w_hh, peep

@@ -1,0 +1,214 @@
+"""The compiled float32 exp / sigmoid / tanh and the kernels built on them (vector_math) against NumPy:
+accuracy in ulps, special values, the fused softmax cross-entropy rows (one thread and several), and
+the LSTM forward step kernel against the NumPy step loop."""
+
+import numpy as np
+import pytest
+
+import zeronlp as zn
+import zeronlp.functional as F
+from zeronlp.functional import recurrent, vector_math
+
+pytest.importorskip("numba")
+
+
+@pytest.fixture
+def compiled():
+    k = vector_math.kernels(np.zeros(1, np.float32))
+    assert k is not None
+    return k
+
+
+def _ulps(got, exact):
+    """|got - exact| in units of the float32 spacing at the exact value."""
+    exact32 = np.abs(exact).astype(np.float32)
+    spacing = np.spacing(np.maximum(exact32, np.float32(np.finfo(np.float32).tiny))).astype(np.float64)
+    return np.abs(got.astype(np.float64) - exact) / spacing
+
+
+def _inputs(seed=0):
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([rng.standard_normal(200_000) * 4, rng.uniform(-87, 88, 100_000),
+                        rng.standard_normal(10_000) * 1e-4, np.linspace(-1, 1, 20_001)])
+    return x.astype(np.float32)
+
+
+def test_exp_within_one_ulp(compiled):
+    x = _inputs()
+    got = x.copy()
+    compiled["exp_"](got)
+    assert _ulps(got, np.exp(x.astype(np.float64))).max() <= 1.5
+
+
+def test_sigmoid_and_tanh_within_three_ulp(compiled):
+    x = _inputs(1)
+    x64 = x.astype(np.float64)
+    s = x.copy()
+    compiled["sigmoid_"](s)
+    assert _ulps(s, 1 / (1 + np.exp(-x64))).max() <= 3
+    t = x.copy()
+    compiled["tanh_"](t)
+    assert _ulps(t, np.tanh(x64)).max() <= 3
+    assert np.all(np.abs(t) <= 1) and np.all((s >= 0) & (s <= 1))
+
+
+def test_special_values(compiled):
+    x = np.array([0, -0.0, np.inf, -np.inf, np.nan, 88.7, 89, -87.3, -100, 1e-30, -1e-30], np.float32)
+    e, s, t = x.copy(), x.copy(), x.copy()
+    compiled["exp_"](e)
+    compiled["sigmoid_"](s)
+    compiled["tanh_"](t)
+    with np.errstate(over="ignore"):
+        ref = np.exp(x)
+    assert e[0] == e[1] == 1 and e[2] == np.inf and e[3] == 0 and np.isnan(e[4]) and e[6] == np.inf
+    np.testing.assert_allclose(e[5], ref[5], rtol=2e-7)  # the largest finite results stay finite
+    np.testing.assert_allclose(e[7], ref[7], rtol=2e-7)
+    assert e[8] < 1.2e-38  # the subnormal range flushes to (nearly) zero
+    assert list(s[[0, 2, 3]]) == [0.5, 1, 0] and np.isnan(s[4])
+    assert list(t[[0, 2, 3]]) == [0, 1, -1] and np.isnan(t[4]) and t[9] == np.float32(1e-30)
+
+
+def test_kernels_only_for_float32_numpy():
+    assert vector_math.kernels(np.zeros(2, np.float64)) is None
+    assert vector_math.kernels(np.zeros(2, np.float32), np.zeros(2, np.float64)) is None
+
+
+def test_use_numba_off(monkeypatch):
+    monkeypatch.setattr(vector_math, "USE_NUMBA", False)
+    assert vector_math.kernels(np.zeros(2, np.float32)) is None
+
+
+def _softmax_reference(z, bias, t):
+    z = z.astype(np.float64) + (0 if bias is None else bias)
+    m = z.max(axis=1, keepdims=True)
+    lse = np.log(np.exp(z - m).sum(axis=1)) + m[:, 0]
+    d = np.exp(z - lse[:, None])
+    d[np.arange(len(t)), t] -= 1
+    return lse - z[np.arange(len(t)), t], d
+
+
+@pytest.mark.parametrize("keep", [True, False])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_softmax_rows_match_float64(compiled, keep, with_bias):
+    rng = np.random.default_rng(2)
+    z = (rng.standard_normal((37, 1003)) * 6).astype(np.float32)
+    bias = rng.standard_normal(1003).astype(np.float32) if with_bias else None
+    t = rng.integers(0, 1003, 37).astype(np.intp)
+    t[0], t[1] = 0, 1002
+    loss_ref, d_ref = _softmax_reference(z, bias, t)
+    losses = np.empty(37, np.float32)
+    work = z.copy()
+    compiled["softmax_xent_rows"](work, bias if with_bias else z[0, :0], with_bias, t, losses, keep, 0, 37)
+    np.testing.assert_allclose(losses, loss_ref, rtol=2e-6, atol=2e-6)
+    if keep:
+        np.testing.assert_allclose(work, d_ref, rtol=5e-6, atol=5e-8)
+
+
+def test_softmax_rows_range_touches_only_its_rows(compiled):
+    rng = np.random.default_rng(3)
+    z = rng.standard_normal((10, 50)).astype(np.float32)
+    work, losses = z.copy(), np.full(10, -1, np.float32)
+    compiled["softmax_xent_rows"](work, z[0, :0], False, np.zeros(10, np.intp), losses, True, 3, 7)
+    np.testing.assert_array_equal(work[:3], z[:3])
+    np.testing.assert_array_equal(work[7:], z[7:])
+    assert np.all(losses[:3] == -1) and np.all(losses[7:] == -1) and np.all(losses[3:7] > 0)
+
+
+def test_nan_logits_give_nan_loss(compiled):
+    z = np.zeros((2, 20), np.float32)
+    z[0, 5] = np.nan
+    losses = np.empty(2, np.float32)
+    compiled["softmax_xent_rows"](z, z[0, :0], False, np.zeros(2, np.intp), losses, True, 0, 2)
+    assert np.isnan(losses[0]) and np.isclose(losses[1], np.log(20))
+
+
+def _head_data(rows=300, hidden=16, classes=513, seed=4):
+    rng = np.random.default_rng(seed)
+    h = rng.standard_normal((rows, hidden)).astype(np.float32)
+    w = (rng.standard_normal((classes, hidden)) * 0.3).astype(np.float32)
+    b = rng.standard_normal(classes).astype(np.float32)
+    t = rng.integers(0, classes, rows)
+    t[::7] = -100
+    return h, w, b, t
+
+
+def _head_grads(h, w, b, t, reduction="mean"):
+    ht, wt, bt = (zn.Tensor(a, requires_grad=True) for a in (h, w, b))
+    loss = F.linear_cross_entropy(ht, wt, bt, t, reduction=reduction)
+    loss.backward(np.ones(loss.shape, np.float32) if loss.ndim else None)
+    return loss.data, ht.grad.data, wt.grad.data, bt.grad.data
+
+
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_head_threads_equal_one_thread(reduction):
+    """Rows split over threads compute every row exactly as one thread does."""
+    data = _head_data()
+    try:
+        vector_math.set_num_threads(1)
+        one = _head_grads(*data, reduction=reduction)
+        vector_math.set_num_threads(3)
+        three = _head_grads(*data, reduction=reduction)
+    finally:
+        vector_math.set_num_threads(None)
+    for a, b in zip(one, three):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_head_compiled_equals_numpy_path(monkeypatch):
+    data = _head_data(seed=5)
+    compiled = _head_grads(*data)
+    monkeypatch.setattr(vector_math, "USE_NUMBA", False)
+    reference = _head_grads(*data)
+    for a, b in zip(compiled, reference):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_set_num_threads_validates():
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        vector_math.set_num_threads(0)
+    try:
+        vector_math.set_num_threads(2)
+        assert vector_math.get_num_threads() == 2
+    finally:
+        vector_math.set_num_threads(None)
+    assert vector_math.get_num_threads() >= 1
+
+
+def test_parallel_rows_covers_every_row_once():
+    seen = np.zeros(1000, int)
+
+    def work(r0, r1):
+        seen[r0:r1] += 1
+
+    try:
+        vector_math.set_num_threads(4)
+        vector_math.parallel_rows(1000, work, min_rows=10)
+    finally:
+        vector_math.set_num_threads(None)
+    assert np.all(seen == 1)
+
+
+def _lstm_run(x, h0, c0, weights, reverse, grad):
+    tensors = [zn.Tensor(a, requires_grad=grad) for a in (x, h0, c0, *weights)]
+    fn = recurrent.LSTMFunction(reverse=reverse)
+    if not grad:
+        with zn.no_grad():
+            return [o.data for o in fn(*tensors)]
+    y, hn, cn = fn(*tensors)
+    ((y * y).sum() + (hn * cn).sum() + cn.sum()).backward()
+    return [y.data, hn.data, cn.data] + [t.grad.data for t in tensors]
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("grad", [True, False])
+def test_lstm_step_kernel_equals_numpy_loop(monkeypatch, reverse, grad):
+    rng = np.random.default_rng(6)
+    T, B, I, H = 7, 5, 6, 9
+    x = rng.standard_normal((T, B, I)).astype(np.float32)
+    h0, c0 = (rng.standard_normal((B, H)).astype(np.float32) for _ in range(2))
+    weights = [(rng.standard_normal(s) * 0.5).astype(np.float32) for s in ((4 * H, I), (4 * H, H), (4 * H,), (4 * H,))]
+    compiled = _lstm_run(x, h0, c0, weights, reverse, grad)
+    monkeypatch.setattr(vector_math, "USE_NUMBA", False)
+    reference = _lstm_run(x, h0, c0, weights, reverse, grad)
+    for a, b in zip(compiled, reference):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)

@@ -1,0 +1,258 @@
+"""exp, sigmoid and tanh for float32 that a compiler can vectorize, and the numba kernels built on them.
+
+NumPy's float32 ``exp`` and ``tanh`` on AVX2 machines run at 1.6 and 2.6 ns per element (NumPy 2.4,
+Zen 3, measured in ``benchmarks/README_lstm.md``); a language model's softmax over a 10,000-word
+vocabulary spends most of its non-GEMM time there. The functions below are the classic Cephes
+single-precision algorithms written as straight-line arithmetic, so LLVM (through numba) turns a
+loop over them into AVX2 / AVX-512 code:
+
+* ``exp(x)``: ``n = round(x / ln 2)``, ``r = x - n ln 2`` (in two parts, Cody-Waite), ``exp(r)`` by a
+  degree-7 polynomial, and ``2^n`` made directly in the float's exponent bits. At most 1 ulp from the
+  exact value (NumPy's: 2.5) for ``-87.3 <= x <= 88.7``; ``0`` below (where the exact value is
+  subnormal, < 1.2e-38), ``inf`` above, ``nan`` for ``nan``.
+* ``sigmoid(x) = 1 / (1 + exp(-x))`` (no cancellation on either side).
+* ``tanh(x)``: ``x + x^3 P(x^2)`` for ``|x| < 0.625`` (Cephes ``tanhf``), ``sign(x) (1 - 2 / (exp(2|x|) + 1))``
+  above: a few ulp, and exact 0 for 0.
+
+:func:`kernels` compiles them lazily (numba is imported on first use) and returns ``None`` without
+numba; callers keep their NumPy path for that case, for float64 (gradient checks) and for CuPy
+arrays. Tests compare every kernel with its NumPy form (``tests/functional/test_vector_math.py``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+# False: the callers use their NumPy paths (tests flip it to compare the two)
+USE_NUMBA = True
+_KERNELS: dict[str, Any] = {}
+_FASTMATH = {"contract", "arcp", "nsz"}  # no nnan / ninf: nan and inf must still come out right
+
+
+def _build() -> dict[str, Any] | None:  # pragma: no cover - compiled code; covered through kernels()
+    try:
+        import numba
+        from numba import types
+        from numba.core import cgutils
+        from numba.extending import intrinsic
+    except ImportError:
+        return None
+
+    @intrinsic
+    def bits_to_float32(typingctx, bits):
+        """The float32 whose IEEE bits are the low 32 bits of the integer ``bits``."""
+        if not isinstance(bits, types.Integer):
+            return None
+
+        def codegen(context, builder, signature, args):
+            value = args[0]
+            if bits.bitwidth != 32:
+                value = builder.trunc(value, cgutils.int32_t)
+            return builder.bitcast(value, context.get_value_type(types.float32))
+
+        return types.float32(bits), codegen
+
+    f32 = np.float32
+    # the scalar functions are inlined by numba itself (LLVM's inliner gives up on a kernel that calls
+    # them in several loops, and the calls then stay scalar); the kernels keep a strict operation
+    # order (exp32's range reduction depends on it). Only the row reductions, compiled on their own,
+    # may reassociate, which lets LLVM vectorize them.
+    jit = numba.njit(inline="always", fastmath=_FASTMATH, error_model="numpy")
+    kernel = numba.njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
+    reduction = numba.njit(fastmath=_FASTMATH | {"reassoc"}, error_model="numpy")
+
+    @jit
+    def exp32(x):
+        lo, hi = f32(-87.33654), f32(88.72283)
+        xc = min(max(x, lo), hi)
+        n = np.floor(xc * f32(1.44269504088896341) + f32(0.5))
+        r = xc - n * f32(0.693359375)
+        r = r - n * f32(-2.12194440e-4)
+        p = f32(1.9875691500e-4)
+        p = p * r + f32(1.3981999507e-3)
+        p = p * r + f32(8.3334519073e-3)
+        p = p * r + f32(4.1665795894e-2)
+        p = p * r + f32(1.6666665459e-1)
+        p = p * r + f32(5.0000001201e-1)
+        p = p * r * r + r + f32(1.0)
+        # 2^n as 2^n1 2^n2 with n1 = n >> 1: both halves are normal floats for every n in
+        # [-126, 128] (2^n itself is not at the ends: x near -87.3 and near 88.7)
+        ni = np.int32(n)
+        n1 = ni >> np.int32(1)
+        y = p * bits_to_float32((n1 + np.int32(127)) << np.int32(23))
+        y = y * bits_to_float32((ni - n1 + np.int32(127)) << np.int32(23))
+        y = f32(0.0) if x < lo else y
+        y = f32(np.inf) if x > hi else y
+        return x if x != x else y  # nan stays nan
+
+    @jit
+    def sigmoid32(x):
+        return f32(1.0) / (f32(1.0) + exp32(-x))
+
+    @jit
+    def tanh32(x):
+        ax = abs(x)
+        z = x * x
+        small = ((((f32(-5.70498872745e-3) * z + f32(2.06390887954e-2)) * z - f32(5.37397155531e-2)) * z
+                  + f32(1.33314422036e-1)) * z - f32(3.33332819422e-1)) * z * x + x
+        big = f32(1.0) - f32(2.0) / (exp32(ax + ax) + f32(1.0))
+        big = -big if x < 0 else big
+        return small if ax < f32(0.625) else big
+
+    @kernel
+    def exp_(a):
+        flat = a.reshape(-1)
+        for k in range(flat.size):
+            flat[k] = exp32(flat[k])
+
+    @kernel
+    def sigmoid_(a):
+        flat = a.reshape(-1)
+        for k in range(flat.size):
+            flat[k] = sigmoid32(flat[k])
+
+    @kernel
+    def tanh_(a):
+        flat = a.reshape(-1)
+        for k in range(flat.size):
+            flat[k] = tanh32(flat[k])
+
+    @numba.njit(fastmath=_FASTMATH | {"nnan", "reassoc"}, error_model="numpy")
+    def row_max(row):
+        # eight independent maxima, which LLVM packs into one vector register (a single running max
+        # is a dependency chain it does not vectorize); nnan is safe here: a nan in the row still
+        # makes the row's sum, and so its loss, nan through exp32
+        V = row.size
+        m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = row[0]
+        V8 = V - V % 8
+        for v in range(0, V8, 8):
+            m0, m1, m2, m3 = max(m0, row[v]), max(m1, row[v + 1]), max(m2, row[v + 2]), max(m3, row[v + 3])
+            m4, m5, m6, m7 = max(m4, row[v + 4]), max(m5, row[v + 5]), max(m6, row[v + 6]), max(m7, row[v + 7])
+        m = max(max(max(m0, m1), max(m2, m3)), max(max(m4, m5), max(m6, m7)))
+        for v in range(V8, V):
+            m = max(m, row[v])
+        return m
+
+    @reduction
+    def row_sum(row):
+        s = row[0] * f32(0.0)
+        for v in range(row.size):
+            s += row[v]
+        return s
+
+    @kernel
+    def softmax_xent_rows(z, bias, has_bias, targets, losses, keep, r0, r1):
+        """Rows r0..r1 of a logits panel, in place: loss_n = log sum_v exp(z_nv - m_n) - (z_{n,t_n} - m_n)
+        with m_n = max_v z_nv; with ``keep`` the row becomes softmax(z_n) - onehot(t_n)."""
+        V = z.shape[1]
+        for n in range(r0, r1):
+            row = z[n]
+            if has_bias:
+                for v in range(V):
+                    row[v] += bias[v]
+            m = row_max(row)
+            t = targets[n]
+            shifted_t = row[t] - m
+            for v in range(V):
+                row[v] = exp32(row[v] - m)
+            s = row_sum(row)
+            losses[n] = np.log(s) - shifted_t
+            if keep:
+                inv = f32(1.0) / s
+                for v in range(V):
+                    row[v] *= inv
+                row[t] -= f32(1.0)
+
+    @kernel
+    def lstm_gates_forward(a, rec, c_prev, c, tanh_c, h):
+        """One LSTM step after its recurrent GEMM, every (b, j) in one pass: a <- act(a + rec) with
+        (i, f, g, o) = (s, s, tanh, s); c = f c_prev + i g; tanh_c = tanh(c); h = o tanh_c."""
+        B, H = c.shape
+        # every loop runs from 0 over a slice: LLVM does not vectorize numba's loops that start
+        # elsewhere (range(2H, 3H) ran 6x slower, measured)
+        for b in range(B):
+            i, f, g, o = a[b, :H], a[b, H:2 * H], a[b, 2 * H:3 * H], a[b, 3 * H:]
+            ri, rf, rg, ro = rec[b, :H], rec[b, H:2 * H], rec[b, 2 * H:3 * H], rec[b, 3 * H:]
+            cb, cpb, tb, hb = c[b], c_prev[b], tanh_c[b], h[b]
+            for j in range(H):
+                i[j] = sigmoid32(i[j] + ri[j])
+            for j in range(H):
+                f[j] = sigmoid32(f[j] + rf[j])
+            for j in range(H):
+                g[j] = tanh32(g[j] + rg[j])
+            for j in range(H):
+                o[j] = sigmoid32(o[j] + ro[j])
+            for j in range(H):
+                cv = f[j] * cpb[j] + i[j] * g[j]
+                cb[j] = cv
+                tv = tanh32(cv)
+                tb[j] = tv
+                hb[j] = o[j] * tv
+
+    return {"exp_": exp_, "sigmoid_": sigmoid_, "tanh_": tanh_, "softmax_xent_rows": softmax_xent_rows,
+            "lstm_gates_forward": lstm_gates_forward}
+
+
+def kernels(*arrays: Any) -> dict[str, Any] | None:
+    """The compiled float32 kernels when every array is a NumPy float32 array and numba is installed
+    (and :data:`USE_NUMBA` is on), else ``None`` (the caller then runs its NumPy form)."""
+    if not USE_NUMBA or not all(type(a) is np.ndarray and a.dtype == np.float32 for a in arrays):
+        return None
+    built = _KERNELS.get("all")
+    if built is None:
+        built = _build() or False
+        _KERNELS["all"] = built
+    return built or None
+
+
+# ---------------------------------------------------------------------------- threads
+
+_POOL: dict[str, Any] = {"threads": None, "executor": None}
+
+
+def set_num_threads(count: int | None) -> None:
+    """Threads for zeronlp's own row-parallel kernels (the fused softmax cross-entropy); ``None``: all
+    the CPUs this process may use. BLAS has its own pool (``threadpoolctl``); the CLI's ``--threads``
+    and the benchmarks set both."""
+    if count is not None and count < 1:
+        raise ValueError(f"threads must be >= 1, got {count}")
+    if count != _POOL["threads"] and _POOL["executor"] is not None:
+        _POOL["executor"].shutdown(wait=True)
+        _POOL["executor"] = None
+    _POOL["threads"] = count
+
+
+def get_num_threads() -> int:
+    """The thread count set by :func:`set_num_threads` (default: the CPUs available to this process)."""
+    count = _POOL["threads"]
+    if count is None:
+        try:
+            count = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):  # no affinity on this platform
+            count = os.cpu_count() or 1
+    return max(1, count)
+
+
+def parallel_rows(rows: int, work: Callable[[int, int], None], min_rows: int = 64) -> None:
+    """Run ``work(r0, r1)`` over ``[0, rows)`` split into one contiguous range per thread (the kernels
+    release the GIL); in the calling thread alone when one thread is set or the rows are few."""
+    threads = min(get_num_threads(), max(1, rows // min_rows))
+    if threads <= 1:
+        work(0, rows)
+        return
+    executor = _POOL["executor"]
+    if executor is None:
+        executor = _POOL["executor"] = ThreadPoolExecutor(get_num_threads(), thread_name_prefix="zeronlp")
+    bounds = [rows * k // threads for k in range(threads + 1)]
+    futures = [executor.submit(work, bounds[k], bounds[k + 1]) for k in range(1, threads)]
+    work(bounds[0], bounds[1])
+    for future in futures:
+        future.result()
+
+
+__all__ = ["USE_NUMBA", "get_num_threads", "kernels", "parallel_rows", "set_num_threads"]
