@@ -2,7 +2,9 @@ import numpy as np
 import pytest
 
 from zeronlp.embeddings import Word2Vec
-from zeronlp.embeddings.word2vec import count_pairs
+from zeronlp.embeddings.sampler import UnigramSampler
+from zeronlp.embeddings.word2vec import MAX_WORDS_IN_SENTENCE, count_pairs
+from zeronlp.embeddings.word2vec_kernels import fill_negatives, negative_draws
 
 GROUPS = {
     "animal": ["cat", "dog", "cow", "horse", "sheep"],
@@ -128,7 +130,32 @@ def test_plan_schedule_and_subsampling():
     assert (plan.ids == model.vocab["rare"]).sum() == 40
     assert np.all(np.diff(plan.alphas) <= 0) and plan.alphas[0] <= 0.025 and plan.alphas[-1] >= 0.005
     assert plan.reduced.min() >= 0 and plan.reduced.max() < 2
-    assert plan.negatives.shape == (plan.ids.size, 5)
+    assert 0 <= plan.negative_seed < 2**64
+    assert plan.negative_seed != model.make_plan(ids, offsets, 0.025, 0.005).negative_seed
+
+
+def test_negative_draws_follow_the_unigram_distribution():
+    """The counter-based draws of the kernels: P(w) ~ count^0.75, independent of the seed's other draws."""
+    counts = np.array([1000, 300, 100, 30, 10, 3, 1, 0, 50, 500])
+    sampler = UnigramSampler(counts)
+    draws = negative_draws(12345, 400_000, sampler.prob, sampler.alias)
+    assert draws.dtype == np.int32 and draws.min() >= 0 and draws.max() < counts.size
+    freq = np.bincount(draws, minlength=counts.size) / draws.size
+    np.testing.assert_allclose(freq, sampler.probs, atol=3e-3)
+    assert freq[7] == 0  # a word never seen is never drawn
+    # draw k does not depend on how many draws are asked for; other seeds give other draws
+    np.testing.assert_array_equal(negative_draws(12345, 1000, sampler.prob, sampler.alias), draws[:1000])
+    assert np.mean(negative_draws(54321, 1000, sampler.prob, sampler.alias) != draws[:1000]) > 0.5
+
+
+def test_kernel_draws_equal_numpy_draws():
+    counts = np.arange(1, 200) ** 2
+    sampler = UnigramSampler(counts)
+    seed = 2**63 + 12345  # a seed above 2^63: the unsigned arithmetic must wrap the same way in both
+    expected = negative_draws(seed, 5000, sampler.prob, sampler.alias)
+    got = np.empty((1000, 5), np.int32)
+    fill_negatives(np.uint64(seed), got, sampler.prob, sampler.alias)
+    np.testing.assert_array_equal(got.reshape(-1), expected)
 
 
 def test_workers_share_the_chunks_of_an_epoch(monkeypatch):
@@ -174,3 +201,25 @@ def test_corpus_file(tmp_path):
     b = Word2Vec(sentences, vector_size=8, min_count=1, epochs=1).wv
     assert a.index_to_key == b.index_to_key
     np.testing.assert_array_equal(a.vectors, b.vectors)
+
+
+def test_encode_drops_unknown_words_and_cuts_long_sentences():
+    model = Word2Vec(vector_size=4, min_count=1)
+    model.build_vocab([["a", "b"]])
+    a, b = model.vocab["a"], model.vocab["b"]
+    long = ["a"] * (MAX_WORDS_IN_SENTENCE + 5)
+    ids, offsets = model.encode([["x", "a", "y", "b"], ["x", "y"], [], long, ["b"]])
+    assert ids.tolist() == [a, b] + [a] * (MAX_WORDS_IN_SENTENCE + 5) + [b]
+    # the sentence of unknown words and the empty one are gone; the long one is two pieces
+    assert offsets.tolist() == [0, 2, 2 + MAX_WORDS_IN_SENTENCE, 2 + MAX_WORDS_IN_SENTENCE + 5,
+                                3 + MAX_WORDS_IN_SENTENCE + 5]
+    with pytest.raises(ValueError, match="no in-vocabulary words"):
+        model.encode([["x"], ["y", "z"]])
+
+
+def test_several_workers_get_small_chunks():
+    model = Word2Vec(vector_size=4, min_count=1, workers=2, batch_words=200_000)
+    offsets = np.arange(0, 1_000_001, 10)  # 100,000 sentences of 10 words
+    assert len(model._chunks(offsets)) >= 16  # 8 per worker: the threads end an epoch together
+    model.workers = 1
+    assert len(model._chunks(offsets)) == 5

@@ -5,8 +5,9 @@ Training follows the C tool and gensim: frequent words are dropped with probabil
 window ``b ~ U{1..window}``; the learning rate decays linearly from ``alpha`` to ``min_alpha`` over
 all words of all epochs; negatives come from ``count^0.75`` (:class:`UnigramSampler`).
 
-All randomness is drawn here, vectorized, from one NumPy Generator seeded with ``seed``, into a
-*plan* per chunk of sentences; the per-pair updates then run in a numba kernel (or, with
+All randomness comes from one NumPy Generator seeded with ``seed``: subsampling and windows are drawn
+here, vectorized, into a *plan* per chunk of sentences, with the seed of the chunk's negative draws;
+the per-pair updates, and the negatives with them, then run in a numba kernel (or, with
 ``backend="numpy"``, in the reference implementation it is tested against).
 """
 
@@ -18,6 +19,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 
@@ -25,7 +27,7 @@ from ..data.vocab import Vocabulary
 from ..progress import logger
 from .keyedvectors import KeyedVectors
 from .sampler import UnigramSampler
-from .word2vec_kernels import KERNELS
+from .word2vec_kernels import KERNELS, fill_negatives, negative_draws
 
 MAX_WORDS_IN_SENTENCE = 10000  # as gensim: longer sentences are cut into pieces
 
@@ -52,7 +54,7 @@ class Plan:
     offsets: np.ndarray  # int32, sentence s is ids[offsets[s]:offsets[s+1]]
     reduced: np.ndarray  # int32, per position: window shrink b, effective window = window - b
     alphas: np.ndarray  # float32, per position: learning rate
-    negatives: np.ndarray  # int32, (positions or pairs, negative)
+    negative_seed: int  # the seed of the negative draws, made inside the kernel (word2vec_kernels)
 
 
 def count_pairs(offsets: np.ndarray, window: int, reduced: np.ndarray) -> np.ndarray:
@@ -177,20 +179,27 @@ class Word2Vec:
         """Corpus as (ids int32, sentence offsets int64); unknown words and empty sentences dropped."""
         if self.vocab is None:
             raise RuntimeError("call build_vocab() before encode()/train()")
-        lookup = self.vocab.word_to_id
-        lengths: list[int] = []
-        chunks: list[np.ndarray] = []
+        get = self.vocab.word_to_id.get
+        flat: list[int] = []
+        raw_lengths: list[int] = []
         for sentence in self._corpus(sentences, corpus_file):
-            ids = np.fromiter((lookup.get(w, -1) for w in sentence), dtype=np.int32)
-            ids = ids[ids >= 0]
-            for start in range(0, ids.size, MAX_WORDS_IN_SENTENCE):
-                chunks.append(ids[start : start + MAX_WORDS_IN_SENTENCE])
-                lengths.append(chunks[-1].size)
-        if not chunks or sum(lengths) == 0:
+            before = len(flat)
+            flat.extend(map(get, sentence, repeat(-1)))  # one C-level pass a sentence (-1: unknown)
+            raw_lengths.append(len(flat) - before)
+        ids = np.array(flat, dtype=np.int32)
+        known = ids >= 0
+        lengths = np.bincount(np.repeat(np.arange(len(raw_lengths)), raw_lengths)[known], minlength=len(raw_lengths))
+        ids = ids[known]
+        if not ids.size:
             raise ValueError("empty corpus: no in-vocabulary words to train on")
-        offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        if lengths.max() > MAX_WORDS_IN_SENTENCE:  # cut long sentences into pieces of at most the maximum
+            full, rest = np.divmod(lengths, MAX_WORDS_IN_SENTENCE)
+            pieces = [[MAX_WORDS_IN_SENTENCE] * int(f) + ([int(r)] if r else []) for f, r in zip(full, rest)]
+            lengths = np.array([n for p in pieces for n in p], dtype=np.int64)
+        lengths = lengths[lengths > 0]
+        offsets = np.zeros(lengths.size + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
-        return np.concatenate(chunks), offsets
+        return ids, offsets
 
     # -- training ---------------------------------------------------------------------------------
     def make_plan(self, ids: np.ndarray, offsets: np.ndarray, alpha_start: float, alpha_end: float) -> Plan:
@@ -211,12 +220,19 @@ class Word2Vec:
         alphas = (alpha_start + (alpha_end - alpha_start) * kept_positions / max(ids.size, 1)).astype(
             np.float32
         )
-        if self.sg:
-            n_rows = int(count_pairs(new_offsets, self.window, reduced).sum())
-        else:
-            n_rows = kept.size
-        negatives = self.sampler.sample(rng, (n_rows, self.negative))
-        return Plan(kept, new_offsets, reduced, alphas, negatives)
+        negative_seed = int(rng.integers(0, 1 << 64, dtype=np.uint64))
+        return Plan(kept, new_offsets, reduced, alphas, negative_seed)
+
+    def negatives(self, plan: Plan, backend: str | None = None) -> np.ndarray:
+        """The plan's negative draws, (positions (CBOW) or pairs (skip-gram), negative) int32, made from
+        its seed in the calling (worker) thread; the same numbers from either backend."""
+        rows = int(count_pairs(plan.offsets, self.window, plan.reduced).sum()) if self.sg else plan.ids.size
+        prob, alias = self.sampler.prob, self.sampler.alias
+        if (backend or self.backend) == "numpy":
+            return negative_draws(plan.negative_seed, rows * self.negative, prob, alias).reshape(rows, self.negative)
+        out = np.empty((rows, self.negative), dtype=np.int32)
+        fill_negatives(np.uint64(plan.negative_seed), out, prob, alias)
+        return out
 
     def run_plan(self, plan: Plan, backend: str | None = None) -> float:
         """Apply one plan's updates to ``wv.vectors`` and ``syn1neg``; returns the summed loss."""
@@ -227,7 +243,7 @@ class Word2Vec:
                 plan.offsets,
                 plan.reduced,
                 plan.alphas,
-                plan.negatives,
+                self.negatives(plan, backend),
                 self.window,
                 self.wv.vectors,
                 self.syn1neg,
@@ -278,7 +294,13 @@ class Word2Vec:
         return self
 
     def _chunks(self, offsets: np.ndarray) -> list[tuple[int, int]]:
-        """Sentence ranges ``[a, b)`` of about ``batch_words`` words each."""
-        bounds = np.searchsorted(offsets, np.arange(0, offsets[-1], self.batch_words), side="right") - 1
+        """Sentence ranges ``[a, b)`` of about ``batch_words`` words each; with several workers at most
+        1/(8 workers) of the corpus each (and at least 10,000 words, gensim's job size), so that the
+        threads finish an epoch together: with PTB's 0.9M words in 200k-word chunks, two workers had
+        five chunks an epoch and one thread idled through the last (measured: 1.38x instead of 1.6x)."""
+        size = self.batch_words
+        if self.workers > 1:
+            size = min(size, max(10_000, -(-int(offsets[-1]) // (8 * self.workers))))
+        bounds = np.searchsorted(offsets, np.arange(0, offsets[-1], size), side="right") - 1
         bounds = np.unique(np.append(bounds, offsets.size - 1))
         return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
