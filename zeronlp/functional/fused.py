@@ -57,12 +57,31 @@ def _give_back(key: tuple[Any, ...], buffer: Any) -> None:
         pool.append(buffer)
 
 
-def _softmax_rows(kernel: Any, z: Any, bias: Any, targets: Any, losses: Any, keep: bool) -> None:
-    """Run the compiled softmax cross-entropy over the rows of one logits panel, in threads."""
+def _compiled_rows(kernel: Any, h: Any, w_t: Any, bias: Any, targets: Any, losses: Any, out: Any) -> None:
+    """Forward on NumPy float32 arrays: per panel of rows, the logits in one GEMM (BLAS's threads), then
+    the compiled softmax cross-entropy over the panel's rows in zeronlp's threads. ``out`` is the (N, V)
+    array that keeps D for backward, or None (no grad: one panel buffer)."""
     has_bias = bias is not None
-    bias = bias if has_bias else z[0, :0]
+    bias = bias if has_bias else h[0, :0]
     targets = np.ascontiguousarray(targets, dtype=np.intp)
-    vector_math.parallel_rows(z.shape[0], lambda r0, r1: kernel(z, bias, has_bias, targets, losses, keep, r0, r1))
+    n, vocab = h.shape[0], w_t.shape[1]
+    panel = max(1, min(_GEMM_ROWS, n))
+    if out is None:
+        key = (panel, vocab, h.dtype.str, "numpy")
+        try:
+            buffer = _POOL[key].pop()
+        except (KeyError, IndexError):
+            buffer = np.empty((panel, vocab), dtype=h.dtype)
+    for p0 in range(0, n, panel):
+        p1 = min(p0 + panel, n)
+        z = out[p0:p1] if out is not None else buffer[:p1 - p0]
+        np.matmul(h[p0:p1], w_t, out=z)
+        t, loss = targets[p0:p1], losses[p0:p1]
+        vector_math.parallel_rows(
+            p1 - p0, lambda r0, r1, z=z, t=t, loss=loss: kernel(z, bias, has_bias, t, loss, out is not None, r0, r1)
+        )
+    if out is None:
+        _give_back(key, buffer)
 
 
 class LinearCrossEntropy(Function):
@@ -124,13 +143,12 @@ class LinearCrossEntropy(Function):
         w_t = weight.T
         losses = xp.empty(n, dtype=dtype)
         compiled = vector_math.kernels(h2, weight, *(() if bias is None else (bias,)))
-        for p0 in range(0, n, panel):
+        if compiled is not None:  # the same math, one compiled pass per row, rows over threads
+            _compiled_rows(compiled["softmax_xent_rows"], h2, w_t, bias, safe_t, losses, z if keep else None)
+        for p0 in range(0, n if compiled is None else 0, panel):
             p1 = min(p0 + panel, n)
             zp = z[p0:p1] if keep else z[:p1 - p0]
             xp.matmul(h2[p0:p1], w_t, out=zp)
-            if compiled is not None:  # the same math, one compiled pass per row, rows over threads
-                _softmax_rows(compiled["softmax_xent_rows"], zp, bias, safe_t[p0:p1], losses[p0:p1], keep)
-                continue
             for b0 in range(0, p1 - p0, block):
                 b1 = min(b0 + block, p1 - p0)
                 zb = zp[b0:b1]
