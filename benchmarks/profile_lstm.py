@@ -3,6 +3,7 @@
     python -m benchmarks.profile_lstm step generic-fused train [--threads 1]   # cProfile, top functions
     python -m benchmarks.profile_lstm head [--hidden 650] [--threads 1]        # fused vs unfused output layer
     python -m benchmarks.profile_lstm gemm [--threads 1]                       # NumPy's BLAS vs torch, same GEMMs
+    python -m benchmarks.profile_lstm peak [--threads 1]                       # GEMM peak vs each library's LSTM
 
 Everything alternates in one process (A B A B) and reports medians, like the benchmarks.
 """
@@ -108,9 +109,42 @@ def gemm(repeat: int = 7) -> None:
         print(f"  {name:42s} " + "  ".join(f"{lib} {flops / s / 1e9:5.0f} GFLOP/s" for lib, s in medians.items()))
 
 
+def peak(repeat: int = 7) -> None:
+    """The core's practical float32 GEMM peak (2048^3, NumPy and torch) against the GFLOP/s each library's
+    2-layer 650-unit LSTM reaches on a 20 x 35 window (forward, no grad): how far above PyTorch any LSTM
+    built on GEMMs could get here. Each library is timed in a block of its own (not alternated): one
+    library's idle threads, spinning or asleep, would otherwise slow the other at 2 threads."""
+    import torch
+
+    from zeronlp import nn as znn
+
+    rng = np.random.default_rng(0)
+    a, b = rng.random((2048, 2048), dtype=np.float32), rng.random((2048, 2048), dtype=np.float32)
+    c, ta, tb = np.empty_like(a), torch.from_numpy(a), torch.from_numpy(b)
+    medians = {**_alternate({"numpy": lambda: np.matmul(a, b, out=c)}, repeat),
+               **_alternate({"torch": lambda: ta @ tb}, repeat)}
+    print("  sgemm 2048^3               " + "  ".join(f"{lib} {2 * 2048**3 / t / 1e9:5.0f} GFLOP/s"
+                                                      for lib, t in medians.items()))
+    x = rng.random((20, 35, 650), dtype=np.float32)
+    ours, theirs = znn.LSTM(650, 650, num_layers=2, batch_first=True), torch.nn.LSTM(650, 650, 2, batch_first=True)
+    tx = torch.from_numpy(x)
+
+    def zeronlp_lstm():
+        with zn.no_grad():
+            ours(zn.Tensor(x))
+
+    def torch_lstm():
+        with torch.no_grad():
+            theirs(tx)
+    flops = 2 * 2 * (2 * 700 * 650 * 2600)  # 2 layers x (input projection + recurrent GEMMs)
+    medians = {**_alternate({"zeronlp": zeronlp_lstm}, repeat), **_alternate({"torch": torch_lstm}, repeat)}
+    print("  LSTM-650 x2 forward        " + "  ".join(f"{lib} {flops / t / 1e9:5.0f} GFLOP/s ({t * 1e3:.1f} ms)"
+                                                      for lib, t in medians.items()))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m benchmarks.profile_lstm", description=__doc__)
-    p.add_argument("what", choices=["step", "head", "gemm"])
+    p.add_argument("what", choices=["step", "head", "gemm", "peak"])
     p.add_argument("model", nargs="?", default="generic-fused")
     p.add_argument("mode", nargs="?", default="train", choices=["train", "eval"])
     p.add_argument("--hidden", type=int, default=650)
@@ -135,6 +169,8 @@ def main() -> None:
         profile_step(args.model, args.mode)
     elif args.what == "head":
         head(args.hidden)
+    elif args.what == "peak":
+        peak()
     else:
         gemm()
     del limits
