@@ -214,3 +214,16 @@ def test_lstm_step_kernel_equals_numpy_loop(monkeypatch, reverse, grad):
     reference = _lstm_run(x, h0, c0, weights, reverse, grad)
     for a, b in zip(compiled, reference):
         np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
+
+
+@pytest.mark.parametrize("classes", [1, 2, 7, 8, 9, 17])
+@pytest.mark.parametrize("rows", [1, 3, 130])
+def test_head_small_vocabularies(monkeypatch, classes, rows):
+    """Rows shorter than, equal to and just past the kernel's 8-wide maximum, one row and many."""
+    rng = np.random.default_rng(classes * 1000 + rows)
+    data = (rng.standard_normal((rows, 5)).astype(np.float32), rng.standard_normal((classes, 5)).astype(np.float32),
+            rng.standard_normal(classes).astype(np.float32), rng.integers(0, classes, rows))
+    compiled = _head_grads(*data)
+    monkeypatch.setattr(vector_math, "USE_NUMBA", False)
+    for a, b in zip(compiled, _head_grads(*data)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
