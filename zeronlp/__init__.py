@@ -10,7 +10,7 @@ factories (``zn.zeros``, ``zn.randn``, ``zn.arange``, ...), and the errors zeron
 from . import backend, data, embeddings, functional, models, nn, optim, tasks, train, viz
 from . import functional as F  # noqa: N812 - the conventional alias
 from .autograd import Function, Tensor, as_tensor, enable_grad, grad, is_grad_enabled, no_grad, tensor
-from .backend import get_default_dtype, manual_seed, set_default_dtype, use_device
+from .backend import get_default_dtype, get_num_threads, manual_seed, set_default_dtype, set_num_threads, use_device
 from .errors import CheckpointError, DataError, TrainingDiverged, UnknownWordError, UsageError, ZeronlpError
 from .functional.creation import (
     arange,
@@ -37,7 +37,8 @@ __all__ = [
     "zeros", "ones", "full", "eye", "arange", "rand", "randn",
     "zeros_like", "ones_like", "full_like", "rand_like", "randn_like", "gradgradcheck",
     "functional", "F", "nn", "optim", "viz",
-    "data", "embeddings", "models", "train", "backend", "manual_seed", "use_device",
+    "data", "embeddings", "models", "train", "backend", "manual_seed", "use_device", "set_num_threads",
+    "get_num_threads",
     "get_default_dtype", "set_default_dtype", "gradcheck", "save", "load",
     "ZeronlpError", "DataError", "CheckpointError", "TrainingDiverged", "UsageError", "UnknownWordError",
     "set_verbosity", "tasks",

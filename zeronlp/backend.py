@@ -8,6 +8,7 @@ repeatable with :func:`manual_seed` and moves between devices without copies of 
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ _state: dict[str, Any] = {
     "dtype": np.float32,
     "rng": np.random.default_rng(0),
     "seed": 0,
+    "threads": None,  # zeronlp's own compiled kernels (functional.vector_math); None: every CPU
 }
 
 
@@ -104,6 +106,30 @@ def set_default_dtype(dtype: Any) -> None:
     if dtype.kind != "f":
         raise ValueError(f"default dtype must be a floating type, got {dtype}")
     _state["dtype"] = dtype.type
+
+
+def set_num_threads(count: int | None, blas: bool = True) -> None:
+    """Threads for zeronlp's CPU work, as ``torch.set_num_threads``: its own compiled kernels (the fused
+    softmax cross-entropy's rows) and, with ``blas``, NumPy's BLAS (through ``threadpoolctl``).
+    ``None`` gives the kernels every CPU this process may use and leaves BLAS as it is."""
+    if count is not None and (int(count) != count or count < 1):
+        raise ValueError(f"threads must be a positive integer, got {count!r}")
+    _state["threads"] = None if count is None else int(count)
+    if blas and count is not None:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=int(count), user_api="blas")
+
+
+def get_num_threads() -> int:
+    """The threads of zeronlp's own kernels: :func:`set_num_threads`'s count, or the CPUs available."""
+    count = _state["threads"]
+    if count is None:
+        try:
+            count = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):  # no affinity on this platform
+            count = os.cpu_count() or 1
+    return max(1, count)
 
 
 def manual_seed(seed: int) -> None:

@@ -166,14 +166,29 @@ def test_head_compiled_equals_numpy_path(monkeypatch):
 
 
 def test_set_num_threads_validates():
-    with pytest.raises(ValueError, match="threads must be >= 1"):
-        vector_math.set_num_threads(0)
+    for bad in (0, -1, 1.5):
+        with pytest.raises(ValueError, match="threads must be a positive integer"):
+            zn.set_num_threads(bad)
     try:
         vector_math.set_num_threads(2)
-        assert vector_math.get_num_threads() == 2
+        assert vector_math.get_num_threads() == zn.get_num_threads() == 2
     finally:
         vector_math.set_num_threads(None)
     assert vector_math.get_num_threads() >= 1
+
+
+def test_zn_set_num_threads_sets_blas_too():
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads():
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    with threadpool_limits(limits=None):  # restores BLAS's count afterwards
+        try:
+            zn.set_num_threads(1)
+            assert zn.get_num_threads() == 1 and set(blas_threads()) == {1}
+        finally:
+            zn.set_num_threads(None)
 
 
 def test_parallel_rows_covers_every_row_once():

@@ -12,7 +12,6 @@ from typing import Any
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from .. import backend, distributed
-from ..functional import vector_math
 from ..progress import logger, set_verbosity
 
 
@@ -69,12 +68,12 @@ def auto_threads() -> int:
 
 
 def set_threads(spec: int | str, processes: int = 1) -> int:
-    """Limit NumPy's BLAS (and OpenMP) thread pools and zeronlp's own kernels (``vector_math``) to
+    """Limit NumPy's BLAS (and OpenMP) thread pools and zeronlp's own kernels (:func:`zeronlp.set_num_threads`) to
     ``spec`` threads (``"auto"``: :func:`auto_threads` shared by the ``processes`` ranks of an MPI job
     on this machine)."""
     count = max(1, auto_threads() // max(processes, 1)) if spec == "auto" else int(spec)
     threadpool_limits(limits=count)
-    vector_math.set_num_threads(count)
+    backend.set_num_threads(count, blas=False)  # zeronlp's own kernels
     return count
 
 

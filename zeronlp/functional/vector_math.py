@@ -22,12 +22,13 @@ arrays. Tests compare every kernel with its NumPy form (``tests/functional/test_
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
+
+from .. import backend
 
 # False: the callers use their NumPy paths (tests flip it to compare the two)
 USE_NUMBA = True
@@ -210,30 +211,28 @@ def kernels(*arrays: Any) -> dict[str, Any] | None:
 
 # ---------------------------------------------------------------------------- threads
 
-_POOL: dict[str, Any] = {"threads": None, "executor": None}
+_POOL: dict[str, Any] = {"size": 0, "executor": None}
 
 
 def set_num_threads(count: int | None) -> None:
-    """Threads for zeronlp's own row-parallel kernels (the fused softmax cross-entropy); ``None``: all
-    the CPUs this process may use. BLAS has its own pool (``threadpoolctl``); the CLI's ``--threads``
-    and the benchmarks set both."""
-    if count is not None and count < 1:
-        raise ValueError(f"threads must be >= 1, got {count}")
-    if count != _POOL["threads"] and _POOL["executor"] is not None:
-        _POOL["executor"].shutdown(wait=True)
-        _POOL["executor"] = None
-    _POOL["threads"] = count
+    """Threads for these kernels alone (BLAS untouched): :func:`zeronlp.set_num_threads` with
+    ``blas=False``."""
+    backend.set_num_threads(count, blas=False)
 
 
 def get_num_threads() -> int:
-    """The thread count set by :func:`set_num_threads` (default: the CPUs available to this process)."""
-    count = _POOL["threads"]
-    if count is None:
-        try:
-            count = len(os.sched_getaffinity(0))
-        except (AttributeError, OSError):  # no affinity on this platform
-            count = os.cpu_count() or 1
-    return max(1, count)
+    """The kernels' thread count (:func:`zeronlp.get_num_threads`)."""
+    return backend.get_num_threads()
+
+
+def _executor(threads: int) -> ThreadPoolExecutor:
+    """The worker threads, remade when the thread count changed."""
+    if _POOL["executor"] is None or _POOL["size"] != threads:
+        if _POOL["executor"] is not None:
+            _POOL["executor"].shutdown(wait=True)
+        _POOL["executor"] = ThreadPoolExecutor(threads, thread_name_prefix="zeronlp")
+        _POOL["size"] = threads
+    return _POOL["executor"]
 
 
 def parallel_rows(rows: int, work: Callable[[int, int], None], min_rows: int = 64, pieces: int = 4) -> int:
@@ -249,9 +248,7 @@ def parallel_rows(rows: int, work: Callable[[int, int], None], min_rows: int = 6
     if threads <= 1:
         work(0, rows)
         return 1
-    executor = _POOL["executor"]
-    if executor is None:
-        executor = _POOL["executor"] = ThreadPoolExecutor(get_num_threads(), thread_name_prefix="zeronlp")
+    executor = _executor(get_num_threads())
     count = min(threads * pieces, max(1, rows // min_rows))
     bounds = [rows * k // count for k in range(count + 1)]
     taken = itertools.count()  # next() on it is atomic under the GIL
