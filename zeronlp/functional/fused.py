@@ -57,31 +57,54 @@ def _give_back(key: tuple[Any, ...], buffer: Any) -> None:
         pool.append(buffer)
 
 
-def _compiled_rows(kernel: Any, h: Any, w_t: Any, bias: Any, targets: Any, losses: Any, out: Any) -> None:
+def _compiled_rows(kernel: Any, h: Any, w_t: Any, bias: Any, targets: Any, losses: Any, z: Any, keep: bool) -> None:
     """Forward on NumPy float32 arrays: per panel of rows, the logits in one GEMM (BLAS's threads), then
-    the compiled softmax cross-entropy over the panel's rows in zeronlp's threads. ``out`` is the (N, V)
-    array that keeps D for backward, or None (no grad: one panel buffer)."""
+    the compiled softmax cross-entropy over the panel's rows in zeronlp's threads. ``z`` is the (N, V)
+    array that keeps D for backward (``keep``), or one panel's buffer (no grad)."""
     has_bias = bias is not None
     bias = bias if has_bias else h[0, :0]
     targets = np.ascontiguousarray(targets, dtype=np.intp)
-    n, vocab = h.shape[0], w_t.shape[1]
+    n = h.shape[0]
     panel = max(1, min(_GEMM_ROWS, n))
-    if out is None:
-        key = (panel, vocab, h.dtype.str, "numpy")
-        try:
-            buffer = _POOL[key].pop()
-        except (KeyError, IndexError):
-            buffer = np.empty((panel, vocab), dtype=h.dtype)
     for p0 in range(0, n, panel):
         p1 = min(p0 + panel, n)
-        z = out[p0:p1] if out is not None else buffer[:p1 - p0]
-        np.matmul(h[p0:p1], w_t, out=z)
+        zp = z[p0:p1] if keep else z[:p1 - p0]
+        np.matmul(h[p0:p1], w_t, out=zp)
         t, loss = targets[p0:p1], losses[p0:p1]
         vector_math.parallel_rows(
-            p1 - p0, lambda r0, r1, z=z, t=t, loss=loss: kernel(z, bias, has_bias, t, loss, out is not None, r0, r1)
+            p1 - p0, lambda r0, r1, zp=zp, t=t, loss=loss: kernel(zp, bias, has_bias, t, loss, keep, r0, r1)
         )
-    if out is None:
-        _give_back(key, buffer)
+
+
+def _numpy_rows(h: Any, w_t: Any, bias: Any, targets: Any, losses: Any, z: Any, keep: bool, panel: int,
+                block: int) -> None:
+    """The same forward in array operations (NumPy or CuPy; float64; without numba): per panel of rows
+    one GEMM, then the softmax in blocks of rows that stay in cache."""
+    xp = backend.get_array_module(h)
+    n = h.shape[0]
+    for p0 in range(0, n, panel):
+        p1 = min(p0 + panel, n)
+        zp = z[p0:p1] if keep else z[:p1 - p0]
+        xp.matmul(h[p0:p1], w_t, out=zp)
+        for b0 in range(0, p1 - p0, block):
+            b1 = min(b0 + block, p1 - p0)
+            zb = zp[b0:b1]
+            rows = xp.arange(b1 - b0)
+            tb = targets[p0 + b0:p0 + b1]
+            if bias is not None:
+                zb += bias
+            m = zb.max(axis=1)
+            zb -= m[:, None]
+            z_t = zb[rows, tb]
+            xp.exp(zb, out=zb)
+            s = zb.sum(axis=1)
+            lb = losses[p0 + b0:p0 + b1]
+            xp.log(s, out=lb)
+            lb -= z_t
+            if keep:
+                xp.reciprocal(s, out=s)
+                zb *= s[:, None]
+                zb[rows, tb] -= 1
 
 
 class LinearCrossEntropy(Function):
@@ -144,30 +167,9 @@ class LinearCrossEntropy(Function):
         losses = xp.empty(n, dtype=dtype)
         compiled = vector_math.kernels(h2, weight, *(() if bias is None else (bias,)))
         if compiled is not None:  # the same math, one compiled pass per row, rows over threads
-            _compiled_rows(compiled["softmax_xent_rows"], h2, w_t, bias, safe_t, losses, z if keep else None)
-        for p0 in range(0, n if compiled is None else 0, panel):
-            p1 = min(p0 + panel, n)
-            zp = z[p0:p1] if keep else z[:p1 - p0]
-            xp.matmul(h2[p0:p1], w_t, out=zp)
-            for b0 in range(0, p1 - p0, block):
-                b1 = min(b0 + block, p1 - p0)
-                zb = zp[b0:b1]
-                rows = xp.arange(b1 - b0)
-                tb = safe_t[p0 + b0:p0 + b1]
-                if bias is not None:
-                    zb += bias
-                m = zb.max(axis=1)
-                zb -= m[:, None]
-                z_t = zb[rows, tb]
-                xp.exp(zb, out=zb)
-                s = zb.sum(axis=1)
-                lb = losses[p0 + b0:p0 + b1]
-                xp.log(s, out=lb)
-                lb -= z_t
-                if keep:
-                    xp.reciprocal(s, out=s)
-                    zb *= s[:, None]
-                    zb[rows, tb] -= 1
+            _compiled_rows(compiled["softmax_xent_rows"], h2, w_t, bias, safe_t, losses, z, keep)
+        else:
+            _numpy_rows(h2, w_t, bias, safe_t, losses, z, keep, panel, block)
         losses *= valid
         self.valid, self.shape = valid, t.shape
         self.count = int(valid.sum())  # 0 when every target is ignored: the mean is nan (PyTorch)
