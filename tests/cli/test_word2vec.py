@@ -138,3 +138,17 @@ def test_similar_matches_case_by_the_one_rule(tmp_path, corpus, capsys):
     capsys.readouterr()
     assert run(["similar", "Cat", "--vectors", str(out), "--topn", "2"]) == 0  # only "cat" is known
     assert len(capsys.readouterr().out.splitlines()) == 2
+
+
+@pytest.mark.parametrize("model", ["cbow", "skipgram"])
+def test_word2vec_workers_on_the_command_line(tmp_path, corpus, model):
+    """`--workers 2` trains with two kernel threads and records the setting."""
+    out = tmp_path / model
+    assert run(["word2vec", "--corpus", str(corpus), "--model", model, "--dim", "8", "--epochs", "2",
+                "--min-count", "1", "--window", "2", "--workers", "2", "--out", str(out), "--quiet"]) == 0
+    wv = KeyedVectors.load(out / "vectors.safetensors")
+    assert wv.vector_size == 8 and "cat" in wv
+    assert json.loads((out / "report.json").read_text())["config"]["workers"] == 2
+    with pytest.raises(SystemExit) as bad:
+        run(["word2vec", "--corpus", str(corpus), "--model", model, "--workers", "0", "--out", str(out)])
+    assert bad.value.code == 2

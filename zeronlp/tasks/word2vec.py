@@ -105,6 +105,8 @@ def train(method: str = "cbow", corpus: str | os.PathLike = "ptb", *, dim: int =
     window = window or (2 if method == "ppmi" else 5)
     config = dict(model=method, corpus=os.fspath(corpus), dim=dim, epochs=epochs, window=window,
                   min_count=min_count, negative=negative, tokenizer=tokenizer, seed=seed)
+    if method in ("cbow", "skipgram"):
+        config["workers"] = workers  # several: Hogwild threads, no longer bit-reproducible
     out = Path(out_dir) if out_dir is not None else None
     started, words_per_second, history = time.perf_counter(), None, []
     if resume and method in ("cbow", "skipgram", "ppmi"):
