@@ -242,3 +242,29 @@ def test_head_small_vocabularies(monkeypatch, classes, rows):
     monkeypatch.setattr(vector_math, "USE_NUMBA", False)
     for a, b in zip(compiled, _head_grads(*data)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("shape, classes", [((6,), 7), ((4, 5), 10), ((300,), 513)])
+def test_softmax_cross_entropy_compiled_equals_numpy_path(monkeypatch, reduction, shape, classes):
+    """F.softmax_cross_entropy on float32 runs the row kernel without touching its input logits."""
+    rng = np.random.default_rng(classes)
+    x = (rng.standard_normal((*shape, classes)) * 3).astype(np.float32)
+    t = rng.integers(0, classes, shape)
+    t.reshape(-1)[::4] = -100
+
+    def run():
+        xt = zn.Tensor(x.copy(), requires_grad=True)
+        before = xt.data.copy()
+        loss = F.softmax_cross_entropy(xt, t, reduction=reduction)
+        (loss.sum() if reduction == "none" else loss).backward()
+        np.testing.assert_array_equal(xt.data, before)  # the logits are a graph tensor: left as they were
+        with zn.no_grad():
+            evaluated = F.softmax_cross_entropy(zn.Tensor(x), t, reduction=reduction).data
+        np.testing.assert_array_equal(evaluated, loss.data)
+        return loss.data, xt.grad.data
+
+    compiled = run()
+    monkeypatch.setattr(vector_math, "USE_NUMBA", False)
+    for a, b in zip(compiled, run()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)

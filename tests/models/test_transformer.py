@@ -108,8 +108,10 @@ def test_seq2seq_learns_to_reverse():
     rng = np.random.default_rng(0)
     model = _tiny_seq2seq()
     x, t = _reverse_batch(rng, 2000)
-    trainer = Trainer(model, zn.optim.Adam(model.parameters(), lr=3e-3), model_loss, batch_size=32, quiet=True)
-    trainer.fit((x, t), epochs=8)  # 5 epochs land right at 0.97 or just above, by float rounding
+    # lr 1e-3: accuracy >= 0.995 from epoch 4 on; at 3e-3 it swung between 0.85 and 1.0 from one epoch to
+    # the next, and float rounding decided where epoch 8 landed
+    trainer = Trainer(model, zn.optim.Adam(model.parameters(), lr=1e-3), model_loss, batch_size=32, quiet=True)
+    trainer.fit((x, t), epochs=8)
     xv, tv = _reverse_batch(rng, 200)
     assert exact_match_accuracy(model, xv, tv) > 0.97
     beam = model.beam_search(xv, START, 5, beam_size=3)

@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from .. import backend
-from ..autograd import Function, Tensor
+from ..autograd import Function, Tensor, is_grad_enabled
+from . import vector_math
 from .activation import log_softmax_array, sigmoid, sigmoid_array, softmax
 from .basic import mul, promote, require_float, reshape, sub
 
@@ -49,10 +50,14 @@ class SoftmaxCrossEntropy(Function):
                 f"softmax_cross_entropy: target {int(bad[0])} is out of range for {num_classes} classes "
                 f"(valid ids are 0..{num_classes - 1}, or ignore_index={self.ignore_index})"
             )
-        log_p = log_softmax_array(flat_x.astype(np.float32) if flat_x.dtype == np.float16 else flat_x)
-        rows = xp.arange(flat_t.size)
-        losses = -log_p[rows, safe_t] * valid
-        self.log_p, self.safe_t, self.valid, self.shape = log_p, safe_t, valid, logits.shape
+        self.safe_t, self.valid, self.shape, self.log_p, self.d = safe_t, valid, logits.shape, None, None
+        compiled = vector_math.kernels(flat_x)
+        if compiled is not None:  # one compiled pass per row (vector_math), rows over threads
+            losses = self._compiled(compiled["softmax_xent_rows_into"], flat_x, safe_t) * valid
+        else:
+            log_p = log_softmax_array(flat_x.astype(np.float32) if flat_x.dtype == np.float16 else flat_x)
+            losses = -log_p[xp.arange(flat_t.size), safe_t] * valid
+            self.log_p = log_p
         self.count = int(valid.sum())  # 0 when every target is ignored: the mean is nan, as in PyTorch
         if self.reduction == "mean":
             if not self.count:
@@ -62,7 +67,22 @@ class SoftmaxCrossEntropy(Function):
             return losses.sum().astype(logits.dtype)
         return losses.reshape(t.shape).astype(logits.dtype)
 
+    def _compiled(self, kernel, flat_x, safe_t):
+        """Losses of every row; with grad enabled, D = softmax(x) - onehot(t) kept for backward."""
+        flat_x = np.ascontiguousarray(flat_x)
+        targets = np.ascontiguousarray(safe_t, dtype=np.intp)
+        losses = np.empty(flat_x.shape[0], dtype=flat_x.dtype)
+        keep = is_grad_enabled()
+        d = np.empty_like(flat_x) if keep else flat_x  # nothing is written without grad
+        vector_math.parallel_rows(flat_x.shape[0], lambda r0, r1: kernel(flat_x, d, targets, losses, keep, r0, r1))
+        if keep:
+            self.d = d
+        return losses
+
     def backward(self, gy):
+        if self.d is not None:  # the compiled forward kept D: one pass to weight it
+            gx = self.d * self._row_weights(gy)[:, None]
+            return gx.reshape(self.shape).astype(gy.dtype, copy=False)
         xp = backend.get_array_module(self.log_p)
         gx = xp.exp(self.log_p)
         rows = xp.arange(self.safe_t.size)
@@ -71,7 +91,7 @@ class SoftmaxCrossEntropy(Function):
         return gx.reshape(self.shape).astype(gy.dtype, copy=False)
 
     def _row_weights(self, gy):
-        weight = self.valid.astype(self.log_p.dtype)
+        weight = self.valid.astype(self.log_p.dtype if self.d is None else self.d.dtype)
         if self.reduction == "mean":  # every target ignored: loss nan, gradient 0 (PyTorch)
             weight *= gy / gy.dtype.type(self.count) if self.count else 0
         elif self.reduction == "sum":
@@ -82,7 +102,7 @@ class SoftmaxCrossEntropy(Function):
 
     def backward_graph(self, gy):
         """dx = (softmax(x) - onehot(t)) * w with w the row weights (valid / N times gy), as Functions."""
-        xp = backend.get_array_module(self.log_p)
+        xp = backend.get_array_module(self.safe_t)
         (x,) = self.inputs
         num_classes = self.shape[-1]
         onehot = xp.zeros((self.safe_t.size, num_classes), dtype=x.dtype)

@@ -139,33 +139,46 @@ def _build() -> dict[str, Any] | None:  # pragma: no cover - compiled code; cove
             m = max(m, row[v])
         return m
 
+    @numba.njit(inline="always", fastmath=_FASTMATH | {"reassoc"}, error_model="numpy")
+    def row_loss(src, dst, t, keep):
+        """loss = log sum_v exp(src_v - m) - (src_t - m), m = max src; with ``keep``,
+        dst <- softmax(src) - onehot(t) (``dst`` may be ``src``: the row is read before it is written)."""
+        V = src.size
+        m = row_max(src)
+        shifted_t = src[t] - m
+        s = f32(0.0)
+        if keep:
+            for v in range(V):
+                e = exp32(src[v] - m)
+                dst[v] = e
+                s += e
+            inv = f32(1.0) / s
+            for v in range(V):
+                dst[v] *= inv
+            dst[t] -= f32(1.0)
+        else:  # evaluation: only the sum, nothing written
+            for v in range(V):
+                s += exp32(src[v] - m)
+        return np.log(s) - shifted_t
+
     @kernel
     def softmax_xent_rows(z, bias, has_bias, targets, losses, keep, r0, r1):
-        """Rows r0..r1 of a logits panel, in place: loss_n = log sum_v exp(z_nv - m_n) - (z_{n,t_n} - m_n)
-        with m_n = max_v z_nv; with ``keep`` the row becomes softmax(z_n) - onehot(t_n)."""
+        """Rows r0..r1 of a logits panel, in place (the fused head's own buffer): z_n += bias, then
+        :func:`row_loss` with ``dst = src = z_n``."""
         V = z.shape[1]
         for n in range(r0, r1):
             row = z[n]
             if has_bias:
                 for v in range(V):
                     row[v] += bias[v]
-            m = row_max(row)
-            t = targets[n]
-            shifted_t = row[t] - m
-            s = f32(0.0)
-            if keep:
-                for v in range(V):
-                    e = exp32(row[v] - m)
-                    row[v] = e
-                    s += e
-                inv = f32(1.0) / s
-                for v in range(V):
-                    row[v] *= inv
-                row[t] -= f32(1.0)
-            else:  # evaluation: only the sum, nothing written back
-                for v in range(V):
-                    s += exp32(row[v] - m)
-            losses[n] = np.log(s) - shifted_t
+            losses[n] = row_loss(row, row, targets[n], keep)
+
+    @kernel
+    def softmax_xent_rows_into(z, out, targets, losses, keep, r0, r1):
+        """Rows r0..r1 of logits that must stay as they are (a graph's tensor): :func:`row_loss` with
+        ``src = z_n``, ``dst = out_n``."""
+        for n in range(r0, r1):
+            losses[n] = row_loss(z[n], out[n], targets[n], keep)
 
     @kernel
     def lstm_gates_forward(a, rec, c_prev, c, tanh_c, h):
@@ -194,7 +207,7 @@ def _build() -> dict[str, Any] | None:  # pragma: no cover - compiled code; cove
                 hb[j] = o[j] * tv
 
     return {"exp_": exp_, "sigmoid_": sigmoid_, "tanh_": tanh_, "softmax_xent_rows": softmax_xent_rows,
-            "lstm_gates_forward": lstm_gates_forward}
+            "softmax_xent_rows_into": softmax_xent_rows_into, "lstm_gates_forward": lstm_gates_forward}
 
 
 def kernels(*arrays: Any) -> dict[str, Any] | None:
