@@ -268,3 +268,51 @@ def test_softmax_cross_entropy_compiled_equals_numpy_path(monkeypatch, reduction
     monkeypatch.setattr(vector_math, "USE_NUMBA", False)
     for a, b in zip(compiled, run()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+ACTIVATIONS = {
+    "softmax": lambda x: F.softmax(x, axis=-1),
+    "log_softmax": lambda x: F.log_softmax(x, axis=-1),
+    "sigmoid": F.sigmoid,
+    "tanh": F.tanh,
+}
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("layout", ["contiguous", "transposed", "rows"])
+def test_activations_compiled_equal_numpy_path(monkeypatch, name, layout):
+    """float32 softmax / log_softmax (last axis), sigmoid and tanh through the kernels: the NumPy path's
+    values and gradients, on contiguous and strided inputs, with masked (-inf) entries for the softmaxes."""
+    rng = np.random.default_rng(7)
+    base = (rng.standard_normal((150, 37)) * 4).astype(np.float32)
+    if name in ("softmax", "log_softmax"):
+        base[::5, ::3] = -np.inf  # attention masks
+    x = {"contiguous": base, "transposed": base.T, "rows": base[::2]}[layout]
+    gy = rng.standard_normal(x.shape).astype(np.float32)
+
+    def run():
+        xt = zn.Tensor(x.copy(), requires_grad=True)
+        y = ACTIVATIONS[name](xt)
+        y.backward(gy)
+        return y.data, xt.grad.data
+
+    compiled = run()
+    monkeypatch.setattr(vector_math, "USE_NUMBA", False)
+    reference = run()
+    for a, b in zip(compiled, reference):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_softmax_special_rows():
+    x = np.array([[-np.inf, -np.inf, -np.inf], [0, np.nan, 1], [np.inf, 0, 1], [1e30, -1e30, 0]], np.float32)
+    with np.errstate(invalid="ignore"):
+        compiled = vector_math.softmax_last_axis(x)
+        ref = np.exp(x - x.max(axis=1, keepdims=True))
+        ref = ref / ref.sum(axis=1, keepdims=True)
+    np.testing.assert_array_equal(np.isnan(compiled), np.isnan(ref))
+    np.testing.assert_allclose(compiled[3], [1, 0, 0])
+
+
+def test_float16_and_float64_keep_the_numpy_path():
+    assert vector_math.softmax_last_axis(np.zeros((2, 3), np.float16)) is None
+    assert vector_math.elementwise("tanh", np.zeros(3, np.float64)) is None

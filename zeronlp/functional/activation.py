@@ -8,11 +8,16 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function, Tensor
+from . import vector_math
 from .basic import check_axis, exp, mul, require_float, sub, sum, where
 
 
 def sigmoid_array(x):
-    """Numerically stable logistic function on a raw array: 1 / (1 + e^-x) = (1 + tanh(x/2)) / 2."""
+    """Numerically stable logistic function on a raw array: 1 / (1 + e^-x) = (1 + tanh(x/2)) / 2
+    (float32 NumPy arrays: the compiled kernel of ``vector_math``)."""
+    y = vector_math.elementwise("sigmoid", x)
+    if y is not None:
+        return y
     xp = backend.get_array_module(x)
     return (xp.tanh(x * x.dtype.type(0.5)) + 1) * x.dtype.type(0.5)
 
@@ -44,7 +49,8 @@ class TanhFunction(Function):
 
     def forward(self, x):
         require_float("tanh", x)
-        self.y = backend.get_array_module(x).tanh(x)
+        y = vector_math.elementwise("tanh", x)
+        self.y = backend.get_array_module(x).tanh(x) if y is None else y
         return self.y
 
     def backward(self, gy):
@@ -198,6 +204,10 @@ class SoftmaxFunction(Function):
             with np.errstate(invalid="ignore"):
                 self.y = (x - x) + x.dtype.type(1)  # nan for inf/nan, as exp(x - max) gives
             return self.y
+        y = vector_math.softmax_last_axis(x) if self.axis == x.ndim - 1 else None
+        if y is not None:
+            self.y = y
+            return y
         xp = backend.get_array_module(x)
         w = _wide(x)
         e = xp.exp(w - w.max(axis=self.axis, keepdims=True))
@@ -235,7 +245,8 @@ class LogSoftmaxFunction(Function):
             with np.errstate(invalid="ignore"):
                 self.y = x - x
             return self.y
-        self.y = log_softmax_array(_wide(x), self.axis).astype(x.dtype, copy=False)
+        y = vector_math.softmax_last_axis(x, log=True) if self.axis == x.ndim - 1 else None
+        self.y = log_softmax_array(_wide(x), self.axis).astype(x.dtype, copy=False) if y is None else y
         return self.y
 
     def backward(self, gy):

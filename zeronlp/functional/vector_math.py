@@ -181,6 +181,29 @@ def _build() -> dict[str, Any] | None:  # pragma: no cover - compiled code; cove
             losses[n] = row_loss(z[n], out[n], targets[n], keep)
 
     @kernel
+    def softmax_rows(x, out, log, r0, r1):
+        """Rows r0..r1: out = softmax(x) or, with ``log``, out = (x - m) - log sum exp(x - m)."""
+        V = x.shape[1]
+        for n in range(r0, r1):
+            src, dst = x[n], out[n]
+            m = row_max(src)
+            s = f32(0.0)
+            if log:
+                for v in range(V):
+                    s += exp32(src[v] - m)
+                log_s = np.log(s)
+                for v in range(V):
+                    dst[v] = (src[v] - m) - log_s
+            else:
+                for v in range(V):
+                    e = exp32(src[v] - m)
+                    dst[v] = e
+                    s += e
+                inv = f32(1.0) / s
+                for v in range(V):
+                    dst[v] *= inv
+
+    @kernel
     def lstm_gates_forward(a, rec, c_prev, c, tanh_c, h):
         """One LSTM step after its recurrent GEMM, every (b, j) in one pass: a <- act(a + rec) with
         (i, f, g, o) = (s, s, tanh, s); c = f c_prev + i g; tanh_c = tanh(c); h = o tanh_c."""
@@ -207,7 +230,8 @@ def _build() -> dict[str, Any] | None:  # pragma: no cover - compiled code; cove
                 hb[j] = o[j] * tv
 
     return {"exp_": exp_, "sigmoid_": sigmoid_, "tanh_": tanh_, "softmax_xent_rows": softmax_xent_rows,
-            "softmax_xent_rows_into": softmax_xent_rows_into, "lstm_gates_forward": lstm_gates_forward}
+            "softmax_xent_rows_into": softmax_xent_rows_into, "softmax_rows": softmax_rows,
+            "lstm_gates_forward": lstm_gates_forward}
 
 
 def kernels(*arrays: Any) -> dict[str, Any] | None:
@@ -220,6 +244,30 @@ def kernels(*arrays: Any) -> dict[str, Any] | None:
         built = _build() or False
         _KERNELS["all"] = built
     return built or None
+
+
+def elementwise(name: str, x: Any) -> Any:
+    """``sigmoid`` or ``tanh`` of a float32 NumPy array through its compiled kernel (a new C-ordered
+    array), or None when the kernels do not apply (the caller then uses NumPy)."""
+    compiled = kernels(x)
+    if compiled is None:
+        return None
+    y = np.array(x, dtype=np.float32, order="C", copy=True)
+    compiled[name + "_"](y)
+    return y
+
+
+def softmax_last_axis(x: Any, log: bool = False) -> Any:
+    """softmax (or log-softmax) over the last axis of a float32 NumPy array, rows over threads, or None
+    when the kernels do not apply."""
+    compiled = kernels(x)
+    if compiled is None or x.ndim == 0 or x.shape[-1] == 0:
+        return None
+    x2 = np.ascontiguousarray(x).reshape(-1, x.shape[-1])
+    out = np.empty_like(x2)
+    kernel = compiled["softmax_rows"]
+    parallel_rows(x2.shape[0], lambda r0, r1: kernel(x2, out, log, r0, r1), min_rows=max(1, 65536 // x2.shape[1]))
+    return out.reshape(x.shape)
 
 
 # ---------------------------------------------------------------------------- threads
