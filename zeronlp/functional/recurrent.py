@@ -137,6 +137,29 @@ def _lstm_steps_numpy(gates: Any, hs: Any, cs: Any, tanh_c: Any, w_hh_t: Any, pe
         xp.multiply(o, tc, out=hs[t + 1])
 
 
+def _gru_steps_numpy(gi: Any, gh: Any, b_hh: Any, hs: Any, acts: Any, hn_part: Any, w_hh_t: Any) -> None:
+    """The GRU forward steps in NumPy/CuPy ufuncs, in place on :meth:`GRUFunction.forward`'s buffers (the
+    reference the compiled step kernel must equal; CuPy arrays, float64, no numba)."""
+    xp = backend.get_array_module(gi)
+    H = hs.shape[-1]
+    for t in range(gi.shape[0]):
+        xp.matmul(hs[t], w_hh_t, out=gh)
+        if b_hh is not None:
+            gh += b_hh
+        rz = acts[t, :, :2 * H]
+        xp.add(gi[t, :, :2 * H], gh[:, :2 * H], out=rz)
+        _sigmoid_(rz)
+        hn_part[t] = gh[:, 2 * H:]
+        n = acts[t, :, 2 * H:]
+        xp.multiply(acts[t, :, :H], gh[:, 2 * H:], out=n)
+        n += gi[t, :, 2 * H:]
+        xp.tanh(n, out=n)
+        h = hs[t + 1]
+        xp.subtract(hs[t], n, out=h)
+        h *= acts[t, :, H:2 * H]
+        h += n
+
+
 def _lstm_gate_grads_step(dh, dc, gy_t, a_t, c_prev, tanh_c_t, d_t, peep, has_gy, has_peep, one):  # pragma: no cover
     """One backward step of the LSTM gate math, every (b, j) in one pass (compiled by numba).
 
@@ -462,22 +485,16 @@ class GRUFunction(Function):
         hs[0] = h0
         gh = xp.empty((B, 3 * H), dtype=dtype)
         w_hh_t = _step_weight(w_hh)
-        for t in range(T):
-            xp.matmul(hs[t], w_hh_t, out=gh)
-            if b_hh is not None:
-                gh += b_hh
-            rz = acts[t, :, :2 * H]
-            xp.add(gi[t, :, :2 * H], gh[:, :2 * H], out=rz)
-            _sigmoid_(rz)
-            hn_part[t] = gh[:, 2 * H:]
-            n = acts[t, :, 2 * H:]
-            xp.multiply(acts[t, :, :H], gh[:, 2 * H:], out=n)
-            n += gi[t, :, 2 * H:]
-            xp.tanh(n, out=n)
-            h = hs[t + 1]
-            xp.subtract(hs[t], n, out=h)
-            h *= acts[t, :, H:2 * H]
-            h += n
+        compiled = vector_math.kernels(gi, hs, w_hh_t, *(() if b_hh is None else (b_hh,)))
+        if compiled is not None:  # each step's gate math in one compiled pass (vector_math)
+            step = compiled["gru_gates_forward"]
+            for t in range(T):
+                np.matmul(hs[t], w_hh_t, out=gh)
+                if b_hh is not None:
+                    gh += b_hh
+                step(gi[t], gh, hs[t], acts[t], hn_part[t], hs[t + 1])
+        else:
+            _gru_steps_numpy(gi, gh, b_hh, hs, acts, hn_part, w_hh_t)
         self.x, self.hs, self.acts, self.hn_part = x, hs, acts, hn_part
         self.w_ih, self.w_hh, self.has_bias = w_ih, w_hh, b_ih is not None
         y = hs[1:][::-1] if self.reverse else hs[1:]

@@ -229,9 +229,30 @@ def _build() -> dict[str, Any] | None:  # pragma: no cover - compiled code; cove
                 tb[j] = tv
                 hb[j] = o[j] * tv
 
+    @kernel
+    def gru_gates_forward(gi, gh, h_prev, acts, hn_part, h):
+        """One GRU step after its recurrent GEMM (``gh`` = h W_hh^T + b_hh), every (b, j) in one pass:
+        r = s(gi_r + gh_r), z = s(gi_z + gh_z), n = tanh(gi_n + r gh_n), h = (h_prev - n) z + n;
+        ``acts`` <- (r, z, n), ``hn_part`` <- gh_n (both kept for backward)."""
+        B, H = h.shape
+        for b in range(B):
+            ir, iz, i_n = gi[b, :H], gi[b, H:2 * H], gi[b, 2 * H:]
+            hr, hz, hn = gh[b, :H], gh[b, H:2 * H], gh[b, 2 * H:]
+            r, z, n = acts[b, :H], acts[b, H:2 * H], acts[b, 2 * H:]
+            hp, ho, kept = h_prev[b], h[b], hn_part[b]
+            for j in range(H):
+                r[j] = sigmoid32(ir[j] + hr[j])
+            for j in range(H):
+                z[j] = sigmoid32(iz[j] + hz[j])
+            for j in range(H):
+                kept[j] = hn[j]
+                n[j] = tanh32(r[j] * hn[j] + i_n[j])
+            for j in range(H):
+                ho[j] = (hp[j] - n[j]) * z[j] + n[j]
+
     return {"exp_": exp_, "sigmoid_": sigmoid_, "tanh_": tanh_, "softmax_xent_rows": softmax_xent_rows,
             "softmax_xent_rows_into": softmax_xent_rows_into, "softmax_rows": softmax_rows,
-            "lstm_gates_forward": lstm_gates_forward}
+            "lstm_gates_forward": lstm_gates_forward, "gru_gates_forward": gru_gates_forward}
 
 
 def kernels(*arrays: Any) -> dict[str, Any] | None:
