@@ -54,7 +54,7 @@ class Plan:
     offsets: np.ndarray  # int32, sentence s is ids[offsets[s]:offsets[s+1]]
     reduced: np.ndarray  # int32, per position: window shrink b, effective window = window - b
     alphas: np.ndarray  # float32, per position: learning rate
-    negative_seed: int  # the seed of the negative draws, made inside the kernel (word2vec_kernels)
+    negative_seed: int  # the seed of the negative draws, made by the thread that runs the plan
 
 
 def count_pairs(offsets: np.ndarray, window: int, reduced: np.ndarray) -> np.ndarray:

@@ -139,26 +139,40 @@ def _build() -> dict[str, Any] | None:  # pragma: no cover - compiled code; cove
             m = max(m, row[v])
         return m
 
-    @numba.njit(inline="always", fastmath=_FASTMATH | {"reassoc"}, error_model="numpy")
+    row = numba.njit(inline="always", fastmath=_FASTMATH | {"reassoc"}, error_model="numpy")
+
+    @row
+    def exp_sum(src, m):
+        """sum_v exp(src_v - m), nothing written."""
+        s = f32(0.0)
+        for v in range(src.size):
+            s += exp32(src[v] - m)
+        return s
+
+    @row
+    def softmax_into(src, dst, m):
+        """dst <- softmax(src) given m = max src; returns sum_v exp(src_v - m) (``dst`` may be ``src``)."""
+        s = f32(0.0)
+        for v in range(src.size):
+            e = exp32(src[v] - m)
+            dst[v] = e
+            s += e
+        inv = f32(1.0) / s
+        for v in range(src.size):
+            dst[v] *= inv
+        return s
+
+    @row
     def row_loss(src, dst, t, keep):
         """loss = log sum_v exp(src_v - m) - (src_t - m), m = max src; with ``keep``,
         dst <- softmax(src) - onehot(t) (``dst`` may be ``src``: the row is read before it is written)."""
-        V = src.size
         m = row_max(src)
         shifted_t = src[t] - m
-        s = f32(0.0)
         if keep:
-            for v in range(V):
-                e = exp32(src[v] - m)
-                dst[v] = e
-                s += e
-            inv = f32(1.0) / s
-            for v in range(V):
-                dst[v] *= inv
+            s = softmax_into(src, dst, m)
             dst[t] -= f32(1.0)
         else:  # evaluation: only the sum, nothing written
-            for v in range(V):
-                s += exp32(src[v] - m)
+            s = exp_sum(src, m)
         return np.log(s) - shifted_t
 
     @kernel
@@ -187,21 +201,12 @@ def _build() -> dict[str, Any] | None:  # pragma: no cover - compiled code; cove
         for n in range(r0, r1):
             src, dst = x[n], out[n]
             m = row_max(src)
-            s = f32(0.0)
             if log:
-                for v in range(V):
-                    s += exp32(src[v] - m)
-                log_s = np.log(s)
+                log_s = np.log(exp_sum(src, m))
                 for v in range(V):
                     dst[v] = (src[v] - m) - log_s
             else:
-                for v in range(V):
-                    e = exp32(src[v] - m)
-                    dst[v] = e
-                    s += e
-                inv = f32(1.0) / s
-                for v in range(V):
-                    dst[v] *= inv
+                softmax_into(src, dst, m)
 
     @kernel
     def lstm_gates_forward(a, rec, c_prev, c, tanh_c, h):
