@@ -121,6 +121,38 @@ def set_num_threads(count: int | None, blas: bool = True) -> None:
         threadpool_limits(limits=int(count), user_api="blas")
 
 
+_BLAS: list[Any] = []  # threadpoolctl's controller of the loaded BLAS libraries, found once
+
+
+def _blas_controller() -> Any:
+    if not _BLAS:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS.append(ThreadpoolController().select(user_api="blas"))
+    return _BLAS[0]
+
+
+@contextlib.contextmanager
+def single_threaded_blas() -> Any:
+    """BLAS on one thread inside the block, restored after it, so that each of zeronlp's threads can run
+    its own GEMMs side by side (a multithreaded OpenBLAS runs concurrent calls one after another). The
+    libraries are looked up once: ``threadpoolctl.threadpool_limits`` scans every loaded library on
+    each call (about 1 ms in a process that has imported torch); the cached controller about 25 us."""
+    with _blas_controller().limit(limits=1):
+        yield
+
+
+def blas_threads_sleep() -> bool:
+    """Whether NumPy's BLAS threads leave the cores soon after each call: OpenBLAS with a short idle
+    spin (``zeronlp/_blas_spin.py``). Work that zeronlp splits over its own threads between BLAS calls
+    pays only then (an OpenBLAS thread spinning for 0.1 s after each GEMM halved a 2-thread split)."""
+    from . import _blas_spin
+
+    if not _blas_spin.SHORT_SPIN:
+        return False
+    return all(lib.internal_api == "openblas" for lib in _blas_controller().lib_controllers)
+
+
 def get_num_threads() -> int:
     """The threads of zeronlp's own kernels: :func:`set_num_threads`'s count, or the CPUs available."""
     count = _state["threads"]

@@ -87,6 +87,36 @@ def _step_weight(w_hh: Any) -> Any:
     return backend.get_array_module(w_hh).ascontiguousarray(w_hh.T)
 
 
+# multiply-adds of one step's recurrent GEMM (B x H x G*H) from which the steps are split over threads.
+# Measured on 2 cores (one LSTM layer, 35 steps, forward and forward + backward, split vs one BLAS GEMM
+# per step on two threads): H = 650, B = 20 (34M) 1.10x / 1.11x; H = 512, B = 20 (21M) 1.04x / 1.11x;
+# H = 384, B = 20 (12M) 1.03x / 1.11x; H = 256, B = 64 (17M) 1.03x / 1.04x; H = 128, B = 64 (4M)
+# 1.02x / 0.89x; H = 128, B = 20 (1M) 1.03x / 0.87x: below ~10M a barrier per step costs more than it
+# saves. Batches of more rows let BLAS's own threads scale (H = 650, B = 64: 0.91x / 1.02x), hence
+# SPLIT_MAX_BATCH.
+SPLIT_MIN_MACS = 10_000_000
+SPLIT_MAX_BATCH = 32
+
+
+def _step_parts(batch: int, hidden: int, gates: int) -> int:
+    """How many threads run a sequence's steps side by side, each over its own range of hidden units
+    (1: the steps run on one thread, and BLAS uses its own threads inside each step GEMM). Split only
+    when BLAS's threads sleep soon after each call (:func:`backend.blas_threads_sleep`)."""
+    if batch * hidden * gates * hidden < SPLIT_MIN_MACS or batch > SPLIT_MAX_BATCH:
+        return 1
+    if vector_math.get_num_threads() < 2:
+        return 1
+    if not backend.blas_threads_sleep():
+        return 1
+    return max(1, min(vector_math.get_num_threads(), hidden // 32))
+
+
+def _unit_bounds(hidden: int, parts: int) -> list[int]:
+    """Unit ranges of ``parts`` threads, cut at multiples of 8 (whole AVX vectors of float32)."""
+    cuts = [min(hidden, (hidden * k // parts + 4) // 8 * 8) for k in range(1, parts)]
+    return [0, *cuts, hidden]
+
+
 def _sigmoid_(a: Any) -> Any:
     """In-place sigmoid via tanh: a <- (1 + tanh(a / 2)) / 2."""
     xp = backend.get_array_module(a)
@@ -137,6 +167,35 @@ def _lstm_steps_numpy(gates: Any, hs: Any, cs: Any, tanh_c: Any, w_hh_t: Any, pe
         xp.multiply(o, tc, out=hs[t + 1])
 
 
+def _lstm_steps_compiled(step: Any, gates: Any, hs: Any, cs: Any, tanh_c: Any, w_hh: Any) -> None:
+    """The LSTM forward steps on NumPy float32 buffers with the compiled gate kernel, in place as
+    :func:`_lstm_steps_numpy`. When the step GEMM is large and several threads are set, each thread
+    owns a range of hidden units: it runs h_{t-1} W_hh^T over its units' gate columns alone (its own
+    packed copy of those columns, BLAS on one thread) and their gate math, and the threads meet once
+    per step, when h_t is whole. One multithreaded BLAS GEMM per step scales poorly at B = 20 rows
+    (20 x 650 x 2600 on OpenBLAS: 0.94 -> 0.72 ms from one to two threads; split, 0.49 ms)."""
+    T, B, H4 = gates.shape
+    H = H4 // 4
+    each_step = tanh_c.shape[0] == T  # kept for backward, else one buffer
+
+    def run(u0: int, u1: int, barrier: Any = None) -> None:
+        # (H, 4n): W_hh^T's columns of these units in gate order i, f, g, o
+        w_t = np.ascontiguousarray(w_hh.reshape(4, H, H)[:, u0:u1].reshape(4 * (u1 - u0), H).T)
+        rec = np.empty((B, w_t.shape[1]), dtype=gates.dtype)
+        for t in range(T):
+            np.matmul(hs[t], w_t, out=rec)
+            step(gates[t], rec, cs[t], cs[t + 1], tanh_c[t if each_step else 0], hs[t + 1], u0, u1)
+            if barrier is not None:
+                barrier.wait()
+
+    parts = _step_parts(B, H, 4)
+    if parts == 1:
+        run(0, H)
+        return
+    bounds = _unit_bounds(H, parts)
+    vector_math.run_parts(parts, lambda k, barrier: run(bounds[k], bounds[k + 1], barrier))
+
+
 def _gru_steps_numpy(gi: Any, gh: Any, b_hh: Any, hs: Any, acts: Any, hn_part: Any, w_hh_t: Any) -> None:
     """The GRU forward steps in NumPy/CuPy ufuncs, in place on :meth:`GRUFunction.forward`'s buffers (the
     reference the compiled step kernel must equal; CuPy arrays, float64, no numba)."""
@@ -160,8 +219,10 @@ def _gru_steps_numpy(gi: Any, gh: Any, b_hh: Any, hs: Any, acts: Any, hn_part: A
         h += n
 
 
-def _lstm_gate_grads_step(dh, dc, gy_t, a_t, c_prev, tanh_c_t, d_t, peep, has_gy, has_peep, one):  # pragma: no cover
-    """One backward step of the LSTM gate math, every (b, j) in one pass (compiled by numba).
+def _lstm_gate_grads_step(dh, dc, gy_t, a_t, c_prev, tanh_c_t, d_t, peep, has_gy, has_peep, one,  # pragma: no cover
+                          u0):
+    """One backward step of the LSTM gate math for the hidden units u0 <= j < u0 + n, every (b, j) in one
+    pass (compiled by numba); ``dh`` is those units' (B, n) dL/dh_t, every other array has all H units.
 
     In: dh = dL/dh_t from step t+1 (plus ``gy_t`` when ``has_gy``), dc = dL/dc_t from step t+1,
     the activations ``a_t`` = (i, f, g, o), c_{t-1}, tanh(c_t). Out: ``d_t`` = the pre-activation
@@ -174,11 +235,13 @@ def _lstm_gate_grads_step(dh, dc, gy_t, a_t, c_prev, tanh_c_t, d_t, peep, has_gy
     factor arrays and its seven ufunc calls per step. ``one`` is 1 in the arrays' dtype (an integer 1
     would make numba compute float32 in float64).
     """
-    B, H = dh.shape
+    B, n = dh.shape
+    H = c_prev.shape[1]
     for b in range(B):
         ab, db, dhb, dcb, cpb, tcb = a_t[b], d_t[b], dh[b], dc[b], c_prev[b], tanh_c_t[b]
-        for j in range(H):
-            dhv = dhb[j]
+        for jj in range(n):
+            j = u0 + jj
+            dhv = dhb[jj]
             if has_gy:
                 dhv += gy_t[b, j]
             i, f, g, o = ab[j], ab[H + j], ab[2 * H + j], ab[3 * H + j]
@@ -339,16 +402,11 @@ class LSTMFunction(Function):
         # tanh(c_t) of every step is kept for backward; without grad one (B, H) buffer will do
         tanh_c = xp.empty((T if training else 1, B, H), dtype=dtype)
         hs[0], cs[0] = h0, c0
-        w_hh_t = _step_weight(w_hh)
-        compiled = None if peep is not None else vector_math.kernels(gates, hs, w_hh_t)
+        compiled = None if peep is not None else vector_math.kernels(gates, hs, w_hh)
         if compiled is not None:  # each step's gate math in one compiled pass (vector_math)
-            step = compiled["lstm_gates_forward"]
-            rec = np.empty((B, 4 * H), dtype=dtype)
-            for t in range(T):
-                np.matmul(hs[t], w_hh_t, out=rec)
-                step(gates[t], rec, cs[t], cs[t + 1], tanh_c[t if training else 0], hs[t + 1])
+            _lstm_steps_compiled(compiled["lstm_gates_forward"], gates, hs, cs, tanh_c, w_hh)
         else:
-            _lstm_steps_numpy(gates, hs, cs, tanh_c, w_hh_t, peep)
+            _lstm_steps_numpy(gates, hs, cs, tanh_c, _step_weight(w_hh), peep)
         if training:
             self.x, self.hs, self.cs, self.tanh_c, self.gates = x, hs, cs, tanh_c, gates
             self.w_ih, self.w_hh, self.peep = w_ih, w_hh, peep
@@ -396,16 +454,36 @@ class LSTMFunction(Function):
         return grads
 
     def _steps_numba(self, kernel, gy, dh, dc):
-        """The backward walk over the steps with the gate math in one compiled pass per step."""
+        """The backward walk over the steps with the gate math in one compiled pass per step. Split over
+        threads as the forward steps (:func:`_lstm_steps_compiled`): each thread owns a range of units,
+        computes their gate gradients dZ_t, waits until dZ_t is whole, then dh_{t-1} of its units alone
+        (dZ_t times its columns of W_hh); dc stays within each thread's units."""
         a, cs, tanh_c, w_hh, peep = self.gates, self.cs, self.tanh_c, self.w_hh, self.peep
         T, B, H = tanh_c.shape
-        dz = np.empty((T, B, 4 * H), dtype=a.dtype)
-        peep_arr = np.zeros((3, H), dtype=a.dtype) if peep is None else np.ascontiguousarray(peep, dtype=a.dtype)
-        w_hh, one = np.ascontiguousarray(w_hh), a.dtype.type(1)
-        for t in range(T - 1, -1, -1):
-            gy_t = dh if gy is None else np.ascontiguousarray(gy[t], dtype=a.dtype)
-            kernel(dh, dc, gy_t, a[t], cs[t], tanh_c[t], dz[t], peep_arr, gy is not None, peep is not None, one)
-            np.matmul(dz[t], w_hh, out=dh)
+        dtype = a.dtype
+        dz = np.empty((T, B, 4 * H), dtype=dtype)
+        peep_arr = np.zeros((3, H), dtype=dtype) if peep is None else np.ascontiguousarray(peep, dtype=dtype)
+        gy = None if gy is None else np.ascontiguousarray(gy, dtype=dtype)
+        one = dtype.type(1)
+
+        def run(u0: int, u1: int, barrier: Any = None) -> None:
+            w = np.ascontiguousarray(w_hh[:, u0:u1])  # (4H, n)
+            dh_u = np.ascontiguousarray(dh[:, u0:u1])
+            for t in range(T - 1, -1, -1):
+                gy_t = dh_u if gy is None else gy[t]
+                kernel(dh_u, dc, gy_t, a[t], cs[t], tanh_c[t], dz[t], peep_arr, gy is not None, peep is not None,
+                       one, u0)
+                if barrier is not None:
+                    barrier.wait()
+                np.matmul(dz[t], w, out=dh_u)
+            dh[:, u0:u1] = dh_u
+
+        parts = _step_parts(B, H, 4) if dtype == np.float32 and peep is None else 1
+        if parts == 1:
+            run(0, H)
+        else:
+            bounds = _unit_bounds(H, parts)
+            vector_math.run_parts(parts, lambda k, barrier: run(bounds[k], bounds[k + 1], barrier))
         return dz
 
     def _steps_numpy(self, gy, dh, dc):

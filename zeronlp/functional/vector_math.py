@@ -22,6 +22,7 @@ arrays. Tests compare every kernel with its NumPy form (``tests/functional/test_
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -209,25 +210,30 @@ def _build() -> dict[str, Any] | None:  # pragma: no cover - compiled code; cove
                 softmax_into(src, dst, m)
 
     @kernel
-    def lstm_gates_forward(a, rec, c_prev, c, tanh_c, h):
-        """One LSTM step after its recurrent GEMM, every (b, j) in one pass: a <- act(a + rec) with
-        (i, f, g, o) = (s, s, tanh, s); c = f c_prev + i g; tanh_c = tanh(c); h = o tanh_c."""
+    def lstm_gates_forward(a, rec, c_prev, c, tanh_c, h, u0, u1):
+        """One LSTM step after its recurrent GEMM, for the hidden units u0 <= j < u1 (0, H: all of them),
+        every (b, j) in one pass: a <- act(a + rec) with (i, f, g, o) = (s, s, tanh, s);
+        c = f c_prev + i g; tanh_c = tanh(c); h = o tanh_c. ``a`` is the step's (B, 4H) pre-activations,
+        ``rec`` = h_{t-1} W_hh^T over these units' gate columns alone: (B, 4n), n = u1 - u0, gate order
+        i, f, g, o (so threads that each own a range of units can run their steps side by side)."""
         B, H = c.shape
+        n = u1 - u0
         # every loop runs from 0 over a slice: LLVM does not vectorize numba's loops that start
         # elsewhere (range(2H, 3H) ran 6x slower, measured)
         for b in range(B):
-            i, f, g, o = a[b, :H], a[b, H:2 * H], a[b, 2 * H:3 * H], a[b, 3 * H:]
-            ri, rf, rg, ro = rec[b, :H], rec[b, H:2 * H], rec[b, 2 * H:3 * H], rec[b, 3 * H:]
-            cb, cpb, tb, hb = c[b], c_prev[b], tanh_c[b], h[b]
-            for j in range(H):
+            i, f = a[b, u0:u1], a[b, H + u0:H + u1]
+            g, o = a[b, 2 * H + u0:2 * H + u1], a[b, 3 * H + u0:3 * H + u1]
+            ri, rf, rg, ro = rec[b, :n], rec[b, n:2 * n], rec[b, 2 * n:3 * n], rec[b, 3 * n:4 * n]
+            cb, cpb, tb, hb = c[b, u0:u1], c_prev[b, u0:u1], tanh_c[b, u0:u1], h[b, u0:u1]
+            for j in range(n):
                 i[j] = sigmoid32(i[j] + ri[j])
-            for j in range(H):
+            for j in range(n):
                 f[j] = sigmoid32(f[j] + rf[j])
-            for j in range(H):
+            for j in range(n):
                 g[j] = tanh32(g[j] + rg[j])
-            for j in range(H):
+            for j in range(n):
                 o[j] = sigmoid32(o[j] + ro[j])
-            for j in range(H):
+            for j in range(n):
                 cv = f[j] * cpb[j] + i[j] * g[j]
                 cb[j] = cv
                 tv = tanh32(cv)
@@ -355,4 +361,43 @@ def parallel_rows(rows: int, work: Callable[[int, int], None], min_rows: int = 6
     return threads
 
 
-__all__ = ["USE_NUMBA", "get_num_threads", "kernels", "parallel_rows", "set_num_threads"]
+# seconds a thread of run_parts waits at a barrier for the others before it calls the run broken (a
+# step takes milliseconds; this only ends a run whose other thread died or never started)
+BARRIER_TIMEOUT = 120.0
+
+
+def run_parts(parts: int, work: Callable[[int, threading.Barrier], None]) -> None:
+    """Run ``work(k, barrier)`` for k = 0 .. parts-1 at the same time, k = 0 in the calling thread and
+    each other k on a thread of its own, with BLAS on one thread meanwhile; the works meet at
+    ``barrier.wait()`` (once per time step, say).
+
+    Each part gets a thread of its own, not a place in a pool's queue: parts that wait for each other
+    at a barrier would deadlock behind a queue. If a part raises, the barrier is broken so the others
+    stop at their next wait, and the first exception is raised here after all parts have ended."""
+    barrier = threading.Barrier(parts, timeout=BARRIER_TIMEOUT)
+    errors: list[BaseException] = []
+
+    def guarded(k: int) -> None:
+        try:
+            work(k, barrier)
+        except threading.BrokenBarrierError as error:
+            errors.append(error)
+        except BaseException as error:  # noqa: BLE001 - handed to the caller below
+            errors.insert(0, error)
+            barrier.abort()
+
+    threads = [threading.Thread(target=guarded, args=(k,), name=f"zeronlp-part-{k}", daemon=True)
+               for k in range(1, parts)]
+    with backend.single_threaded_blas():
+        for thread in threads:
+            thread.start()
+        guarded(0)
+        for thread in threads:
+            thread.join()
+    if errors:
+        if isinstance(errors[0], threading.BrokenBarrierError):
+            raise RuntimeError(f"a parallel part did not reach its barrier within {BARRIER_TIMEOUT} s") from errors[0]
+        raise errors[0]
+
+
+__all__ = ["USE_NUMBA", "get_num_threads", "kernels", "parallel_rows", "run_parts", "set_num_threads"]
