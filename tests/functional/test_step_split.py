@@ -84,7 +84,8 @@ def test_small_steps_are_not_split(monkeypatch):
     try:
         assert recurrent._step_parts(20, 100, 4) == 1  # the RNNLM's 100 units: a barrier costs more
         assert recurrent._step_parts(20, 650, 4) == 2
-        assert recurrent._step_parts(64, 650, 4) == 1  # many rows: BLAS's own threads scale
+        assert recurrent._step_parts(128, 128, 4) == 1  # the book's seq2seq on addition
+        assert recurrent._step_parts(128, 256, 4) == 2  # ... and on dates
     finally:
         vector_math.set_num_threads(None)
 

@@ -88,23 +88,19 @@ def _step_weight(w_hh: Any) -> Any:
 
 
 # multiply-adds of one step's recurrent GEMM (B x H x G*H) from which the steps are split over threads.
-# Measured on 2 cores (one LSTM layer, 35 steps, forward and forward + backward, split vs one BLAS GEMM
-# per step on two threads): H = 650, B = 20 (34M) 1.10x / 1.11x; H = 512, B = 20 (21M) 1.04x / 1.11x;
-# H = 384, B = 20 (12M) 1.03x / 1.11x; H = 256, B = 64 (17M) 1.03x / 1.04x; H = 128, B = 64 (4M)
-# 1.02x / 0.89x; H = 128, B = 20 (1M) 1.03x / 0.87x: below ~10M a barrier per step costs more than it
-# saves. Batches of more rows let BLAS's own threads scale (H = 650, B = 64: 0.91x / 1.02x), hence
-# SPLIT_MAX_BATCH.
+# Measured on 2 cores (one LSTM layer, forward and forward + backward, split vs one BLAS GEMM per step
+# on two threads): H = 650, B = 20 (34M) 1.10x / 1.11x; H = 650, B = 64 (108M) 0.91-1.05x / 1.02-1.05x;
+# H = 256, B = 128 (34M) 1.11-1.19x / 1.07-1.15x; H = 512, B = 20 (21M) 1.04x / 1.11x; H = 384, B = 20
+# (12M) 1.03x / 1.11x; H = 128, B = 128 (8M) 0.84x / 0.75x; H = 128, B = 20 (1M) 1.03x / 0.87x: below
+# ~10M a barrier per step costs more than it saves
 SPLIT_MIN_MACS = 10_000_000
-SPLIT_MAX_BATCH = 32
 
 
 def _step_parts(batch: int, hidden: int, gates: int) -> int:
     """How many threads run a sequence's steps side by side, each over its own range of hidden units
     (1: the steps run on one thread, and BLAS uses its own threads inside each step GEMM). Split only
     when BLAS's threads sleep soon after each call (:func:`backend.blas_threads_sleep`)."""
-    if batch * hidden * gates * hidden < SPLIT_MIN_MACS or batch > SPLIT_MAX_BATCH:
-        return 1
-    if vector_math.get_num_threads() < 2:
+    if batch * hidden * gates * hidden < SPLIT_MIN_MACS or vector_math.get_num_threads() < 2:
         return 1
     if not backend.blas_threads_sleep():
         return 1
