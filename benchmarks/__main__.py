@@ -6,19 +6,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import platform
 import sys
 
-# Both libraries run in one process. By default torch's OpenMP workers spin after each op and hold
-# the cores that OpenBLAS then needs, which slows whichever library runs next (measured: zeronlp's
-# seq2seq step 5.4 ms alone, 14 ms interleaved with spinning torch). Passive waiting removes the
-# interference for both sides; it must be set before torch is imported.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-# The same for NumPy's OpenBLAS: its idle threads spin 2^28 cycles (~0.1 s) after each multithreaded
-# call and slow whatever runs next, torch included; 2^16 cycles, as zeronlp sets it when imported first
-# (zeronlp/_blas_spin.py). It must be set before NumPy is imported.
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "16")
+# the thread settings that keep the two libraries from slowing each other: benchmarks/__init__.py
 
 NAMES = ["mlp", "spiral", "lstm", "user_lstm", "word2vec", "seq2seq", "threads", "distributed"]
 

@@ -18,15 +18,13 @@ import pstats
 import statistics
 import time
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import numpy as np
 
-import numpy as np  # noqa: E402
+import zeronlp as zn
+import zeronlp.functional as F
 
-import zeronlp as zn  # noqa: E402
-import zeronlp.functional as F  # noqa: E402
-
-from . import lstm  # noqa: E402
-from .harness import blas_description  # noqa: E402
+from . import lstm
+from .harness import blas_description
 
 
 def _alternate(fns: dict, repeat: int) -> dict[str, float]:
