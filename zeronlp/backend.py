@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from typing import Any
 
 import numpy as np
@@ -132,14 +133,63 @@ def _blas_controller() -> Any:
     return _BLAS[0]
 
 
+def _openblas_thread_functions() -> list[tuple[Any, Any]] | None:
+    """(get, set) of ``openblas_{get,set}_num_threads`` of every loaded BLAS library, through ctypes; None
+    unless all of them are OpenBLAS. Called directly rather than through threadpoolctl, whose limits
+    only the first thread that set one may change (a worker thread's restore would silently do nothing)."""
+    if "openblas_functions" not in _SINGLE:
+        import ctypes
+        import itertools
+
+        functions: list[tuple[Any, Any]] | None = []
+        for lib in _blas_controller().lib_controllers:
+            if lib.internal_api != "openblas" or functions is None:
+                functions = None
+                continue
+            dll = ctypes.CDLL(lib.filepath)
+            for prefix, suffix in itertools.product(("", "scipy_"), ("", "64_", "_64")):
+                get = getattr(dll, f"{prefix}openblas_get_num_threads{suffix}", None)
+                if get is not None:
+                    functions.append((get, getattr(dll, f"{prefix}openblas_set_num_threads{suffix}")))
+                    break
+        _SINGLE["openblas_functions"] = functions
+    return _SINGLE["openblas_functions"]
+
+
+_SINGLE: dict[str, Any] = {"depth": 0, "saved": None, "lock": threading.Lock()}
+
+
 @contextlib.contextmanager
 def single_threaded_blas() -> Any:
     """BLAS on one thread inside the block, restored after it, so that each of zeronlp's threads can run
-    its own GEMMs side by side (a multithreaded OpenBLAS runs concurrent calls one after another). The
-    libraries are looked up once: ``threadpoolctl.threadpool_limits`` scans every loaded library on
-    each call (about 1 ms in a process that has imported torch); the cached controller about 25 us."""
-    with _blas_controller().limit(limits=1):
+    its own GEMMs side by side (a multithreaded OpenBLAS runs concurrent calls one after another).
+    Blocks may overlap and be entered and left from any threads (two requests of a server): the first
+    to enter sets one thread, the last to leave restores the counts found by the first. OpenBLAS is set
+    through its own functions (a few microseconds; ``threadpoolctl.threadpool_limits`` scans every
+    loaded library on each call, about 1 ms in a process that has imported torch); other BLAS libraries
+    through threadpoolctl."""
+    functions = _openblas_thread_functions()
+    with _SINGLE["lock"]:
+        if _SINGLE["depth"] == 0:
+            if functions is not None:
+                _SINGLE["saved"] = [get() for get, _ in functions]
+                for _, set_threads in functions:
+                    set_threads(1)
+            else:
+                _SINGLE["saved"] = _blas_controller().limit(limits=1)
+        _SINGLE["depth"] += 1
+    try:
         yield
+    finally:
+        with _SINGLE["lock"]:
+            _SINGLE["depth"] -= 1
+            if _SINGLE["depth"] == 0:
+                saved, _SINGLE["saved"] = _SINGLE["saved"], None
+                if functions is not None:
+                    for (_, set_threads), count in zip(functions, saved):
+                        set_threads(count)
+                else:
+                    saved.restore_original_limits()
 
 
 def blas_threads_sleep() -> bool:

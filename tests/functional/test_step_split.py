@@ -167,3 +167,52 @@ def test_a_fresh_interpreter_that_imports_zeronlp_first_gets_the_short_spin():
             "print(os.environ['OPENBLAS_THREAD_TIMEOUT'], zeronlp._blas_spin.SHORT_SPIN)")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == [str(_blas_spin.SPIN_LOG2_CYCLES), "True"]
+
+
+def test_overlapping_single_threaded_blocks_restore_the_count_found_first():
+    """Two threads' blocks that overlap (A enters, B enters, A leaves, B leaves) leave BLAS as it was."""
+
+    def counts():
+        return [lib.num_threads for lib in backend._blas_controller().lib_controllers]
+
+    before = counts()
+    with backend._blas_controller().limit(limits=2):
+        a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+        def b():
+            a_in.wait()
+            with backend.single_threaded_blas():
+                b_in.set()
+                a_out.wait()
+                assert set(counts()) == {1}  # still one thread: B's block is open
+
+        thread = threading.Thread(target=b)
+        thread.start()
+        with backend.single_threaded_blas():
+            a_in.set()
+            b_in.wait()
+        a_out.set()
+        thread.join()
+        assert counts() == [2] * len(before)
+    assert counts() == before
+
+
+def test_single_threaded_block_in_a_worker_thread_sets_and_restores():
+    """A server runs models in worker threads: a block there must set BLAS to one thread and put back
+    what it found (threadpoolctl would silently ignore a thread other than the first that set limits)."""
+
+    def counts():
+        return [lib.num_threads for lib in backend._blas_controller().lib_controllers]
+
+    with backend._blas_controller().limit(limits=2):
+        inside = []
+
+        def work():
+            with backend.single_threaded_blas():
+                inside.extend(counts())
+
+        thread = threading.Thread(target=work)
+        thread.start()
+        thread.join()
+        assert inside and set(inside) == {1}
+        assert set(counts()) == {2}
