@@ -346,3 +346,16 @@ def test_gru_step_kernel_equals_numpy_loop(monkeypatch, bias, reverse, grad):
     # kernel's 1 / (1 + e^-x); summed over the steps, weight gradients differ in the 5th digit
     for a, b in zip(compiled, reference):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("offset", [0.0, 512.0, 1e4, 1e6])
+def test_log_softmax_and_losses_keep_their_digits_next_to_a_large_maximum(offset):
+    """(x - m) - log_s must not become x - (m + log_s): hypothesis found log_softmax([512, 512]) =
+    -0.693176 (the float32 spacing at 512 is 6e-5). Exact shifts, so float64 is the reference."""
+    x = (np.array([[0.0, -3.0, -1.0, 0.0]]) + offset).astype(np.float32)
+    want = x.astype(np.float64) - x.max() - np.log(np.exp(x.astype(np.float64) - x.max()).sum())
+    got = F.log_softmax(zn.Tensor(x)).data
+    np.testing.assert_allclose(got, want, rtol=2e-7, atol=5e-7)
+    for t in range(4):
+        loss = F.softmax_cross_entropy(zn.Tensor(x), np.array([t])).data
+        np.testing.assert_allclose(loss, -want[0, t], rtol=2e-7, atol=5e-7)

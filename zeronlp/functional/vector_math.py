@@ -204,8 +204,13 @@ def _build() -> dict[str, Any] | None:  # pragma: no cover - compiled code; cove
             m = row_max(src)
             if log:
                 log_s = np.log(exp_sum(src, m))
+                # two passes: in one, the kernel's reassociation turns (x - m) - log_s into
+                # x - (m + log_s), which loses log_s next to a large m (log_softmax of [512, 512] gave
+                # -0.693176 instead of -0.693147)
                 for v in range(V):
-                    dst[v] = (src[v] - m) - log_s
+                    dst[v] = src[v] - m
+                for v in range(V):
+                    dst[v] -= log_s
             else:
                 softmax_into(src, dst, m)
 
