@@ -8,11 +8,15 @@ repeatable with :func:`manual_seed` and moves between devices without copies of 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import itertools
 import os
 import threading
 from typing import Any
 
 import numpy as np
+
+from . import _blas_spin
 
 _state: dict[str, Any] = {
     "xp": np,
@@ -138,9 +142,6 @@ def _openblas_thread_functions() -> list[tuple[Any, Any]] | None:
     unless all of them are OpenBLAS. Called directly rather than through threadpoolctl, whose limits
     only the first thread that set one may change (a worker thread's restore would silently do nothing)."""
     if "openblas_functions" not in _SINGLE:
-        import ctypes
-        import itertools
-
         functions: list[tuple[Any, Any]] | None = []
         for lib in _blas_controller().lib_controllers:
             if lib.internal_api != "openblas" or functions is None:
@@ -196,8 +197,6 @@ def blas_threads_sleep() -> bool:
     """Whether NumPy's BLAS threads leave the cores soon after each call: OpenBLAS with a short idle
     spin (``zeronlp/_blas_spin.py``). Work that zeronlp splits over its own threads between BLAS calls
     pays only then (an OpenBLAS thread spinning for 0.1 s after each GEMM halved a 2-thread split)."""
-    from . import _blas_spin
-
     if not _blas_spin.SHORT_SPIN:
         return False
     return all(lib.internal_api == "openblas" for lib in _blas_controller().lib_controllers)
