@@ -6,8 +6,8 @@ before they sleep. While one spins it holds a core, and whatever runs next on th
 threads (the softmax rows, the LSTM steps split over threads), PyTorch's, the user's — gets a fraction of
 it. Measured on a 2-core Zen 3 box: 35 LSTM-650 step GEMMs split over two threads take 17.5 ms alone and
 35.9 ms right after one multithreaded GEMM; with ``OPENBLAS_THREAD_TIMEOUT=16`` (2^16 cycles, about
-20 us of spinning) 17.5 ms again, and ``python -m benchmarks lstm --models rnnlm`` on two threads went
-from 1.47x / 0.99x PyTorch (train / eval) to 1.41-1.70x / 1.25-1.34x.
+20 us of spinning) 17.5 ms again. The RNNLM's evaluation on two threads (``python -m benchmarks lstm``)
+ran at 35.7-36.2k tokens/s with the default spin and 44.7-45.5k with 2^16 (benchmarks/README.md).
 
 OpenBLAS reads the variable once, when it loads, so it is set only if NumPy is not imported yet and
 the user has not set it. :data:`SHORT_SPIN` says whether the spin in force is short (set here, or by
