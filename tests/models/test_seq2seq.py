@@ -268,3 +268,33 @@ def test_book_initialization():
     assert abs(float(model.output.weight.data.std()) - 1 / np.sqrt(128)) < 0.01
     with pytest.raises(ValueError, match="init must be"):
         Seq2Seq(5, 4, 8, init="xavier")
+
+
+def test_peeky_decoder_with_a_static_input_equals_the_books_concatenation():
+    """PeekySeq2Seq feeds h to its decoder LSTM as ``static`` (projected once); the loss and every
+    gradient must equal the book's form, h concatenated to the embedding at every step."""
+    import zeronlp.functional as F
+
+    zn.manual_seed(4)
+    model = PeekySeq2Seq(13, 8, 16)
+    rng = np.random.default_rng(4)
+    src, tgt = rng.integers(0, 13, (5, 7)), rng.integers(0, 13, (5, 6))
+
+    def concatenated(tokens, state, memory):
+        n, steps = tokens.shape
+        peek = F.broadcast_to(memory["h"].reshape(n, 1, 16), (n, steps, 16))
+        out, state = model.decoder_lstm(F.concat([model.decoder_embed(tokens), peek], axis=2), state)
+        return model.output(F.concat([out, peek], axis=2)), state, None
+
+    def loss_and_grads():
+        model.zero_grad()
+        loss = model.loss(src, tgt)
+        loss.backward()
+        grads = [np.array(p.grad.data if isinstance(p.grad, zn.Tensor) else p.grad) for p in model.parameters()]
+        return [np.array(loss.data), *grads]
+
+    got = loss_and_grads()
+    model.decode = concatenated
+    want = loss_and_grads()
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -44,8 +44,11 @@ def _check_shapes(op: str, x: Any, h0: Any, w_ih: Any, w_hh: Any, gates: int, *b
             f"{gates} * hidden_size = {gates * hidden} rows"
         )
     for name, bias in zip(("bias_ih", "bias_hh"), biases):
-        if bias is not None and tuple(bias.shape) != (gates * hidden,):
-            raise ValueError(f"{op}: {name} of shape {tuple(bias.shape)} must be ({gates * hidden},)")
+        per_sequence = op == "lstm" and name == "bias_ih" and x.ndim == 3
+        if bias is not None and tuple(bias.shape) != (gates * hidden,) and not (
+                per_sequence and tuple(bias.shape) == (x.shape[1], gates * hidden)):
+            allowed = f"({gates * hidden},)" + (f" or (batch, {gates * hidden})" if per_sequence else "")
+            raise ValueError(f"{op}: {name} of shape {tuple(bias.shape)} must be {allowed}")
     if x.shape[2] != w_ih.shape[1]:
         raise ValueError(
             f"{op}: input of shape {tuple(x.shape)} has input_size {x.shape[2]}, but weight_ih of shape "
@@ -369,6 +372,9 @@ class LSTMFunction(Function):
     do = dh tanh(c_t), dc += dh o (1 - tanh^2 c_t), di = dc g, df = dc c_{t-1}, dg = dc i,
     dc_{t-1} = dc f, dh_{t-1} = dZ_t W_hh with dZ the pre-activation gradients (times s' or tanh').
     Inputs ``x, h0, c0, weight_ih, weight_hh[, bias_ih, bias_hh][, peephole]``; outputs ``y, h_n, c_n``.
+    ``bias_ih`` may also be (B, 4H): one row per sequence, added at every step (an input that is the same
+    at every step, projected once instead of T times: ``nn.LSTM(..., static=s)``); its gradient is then
+    sum_t dZ_t per sequence.
     """
 
     def __init__(self, has_bias: bool = True, peephole: bool = False, reverse: bool = False):
@@ -406,6 +412,7 @@ class LSTMFunction(Function):
         if training:
             self.x, self.hs, self.cs, self.tanh_c, self.gates = x, hs, cs, tanh_c, gates
             self.w_ih, self.w_hh, self.peep = w_ih, w_hh, peep
+            self.per_sequence_bias = b_ih is not None and b_ih.ndim == 2
         y = hs[1:][::-1] if self.reverse else hs[1:]
         return xp.ascontiguousarray(y), hs[T].copy(), cs[T].copy()
 
@@ -439,7 +446,7 @@ class LSTMFunction(Function):
         grads = (dx, dh, dc, dw_ih, dw_hh)
         if self.has_bias:
             db = T4.sum(axis=0)
-            grads += (db, db.copy())
+            grads += (dz.sum(axis=0) if self.per_sequence_bias else db.copy(), db)
         if peep is not None:
             dpeep = xp.stack([
                 (dz[..., :H] * cs[:-1]).sum(axis=(0, 1)),
@@ -656,8 +663,11 @@ def gru(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None,
 
 
 def _gate_projection(op, x, h, weight_ih, weight_hh, bias_ih, bias_hh) -> tuple[Tensor, Tensor]:
+    per_sequence = bias_ih is not None and getattr(bias_ih, "ndim", 1) == 2  # (B, G*H): one row per sequence
     try:
-        a, b = linear(x, weight_ih, bias_ih), linear(h, weight_hh, bias_hh)
+        a, b = linear(x, weight_ih, None if per_sequence else bias_ih), linear(h, weight_hh, bias_hh)
+        if per_sequence:
+            a = a + bias_ih
     except (ValueError, TypeError) as err:  # name the cell the user called, then the linear inside it
         raise type(err)(f"{op}: {err}") from None
     if a.shape != b.shape:

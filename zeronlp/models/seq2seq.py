@@ -258,7 +258,9 @@ class PeekySeq2Seq(_EncoderDecoder):
         n, steps = tokens.shape
         h = memory["h"]
         peek = F.broadcast_to(h.reshape(n, 1, self.hidden_size), (n, steps, self.hidden_size))
-        out, state = self.decoder_lstm(F.concat([self.decoder_embed(tokens), peek], axis=2), state)
+        # the decoder's input is [embedding, h] at every step; h's share of the input projection is the
+        # same at every step, so the LSTM computes it once (``static``) instead of concatenating h
+        out, state = self.decoder_lstm(self.decoder_embed(tokens), state, static=h.reshape(n, self.hidden_size))
         return self.output(F.concat([out, peek], axis=2)), state, None
 
 

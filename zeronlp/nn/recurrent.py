@@ -72,17 +72,18 @@ class _RNNBase(Module):
         return tuple(get(f"{kind}{suffix}") for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
 
     # ---- input and state handling ---------------------------------------------------------------
-    def _prepare_input(self, x: Any) -> tuple[Tensor, bool]:
+    def _prepare_input(self, x: Any, features: int | None = None) -> tuple[Tensor, bool]:
         x = as_tensor(x)
+        features = self.input_size if features is None else features
         name = type(self).__name__
         layout = "(batch, seq_len, input_size)" if self.batch_first else "(seq_len, batch, input_size)"
         if x.ndim not in (2, 3):
             raise ValueError(
                 f"{name}: input must be {layout} or unbatched (seq_len, input_size), got shape {x.shape}"
             )
-        if x.shape[-1] != self.input_size:
+        if x.shape[-1] != features:
             raise ValueError(
-                f"{name}: input of shape {x.shape} has input_size {x.shape[-1]}, expected {self.input_size} "
+                f"{name}: input of shape {x.shape} has input_size {x.shape[-1]}, expected {features} "
                 f"(input layout {layout})"
             )
         unbatched = x.ndim == 2
@@ -180,24 +181,47 @@ class RNN(_RNNBase):
 class LSTM(_RNNBase):
     """Long short-term memory, PyTorch gate order (i, f, g, o).
 
-    ``forward(x, (h0, c0)=None) -> (output, (h_n, c_n))``; shapes as :class:`RNN`.
+    ``forward(x, (h0, c0)=None, static=None) -> (output, (h_n, c_n))``; shapes as :class:`RNN`.
     ``peephole=True`` adds peephole weights (not in PyTorch; see the module docstring).
+
+    ``static`` (batch, S): an input that is the same at every time step (the encoder state of the book's
+    PeekySeq2seq, a latent code, a condition), as if concatenated to each step's input: ``input_size``
+    counts it (I + S) and ``x`` has the first I features. Its share of the first layer's input projection,
+    ``static W_s^T`` with W_s the last S columns of ``weight_ih``, is computed once instead of at every
+    step, and enters the steps as a per-sequence bias (equal to the concatenation up to float rounding).
     """
 
     mode = "LSTM"
 
-    def forward(self, x: Any, hx: Any = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        x, unbatched = self._prepare_input(x)
+    def forward(self, x: Any, hx: Any = None, static: Any = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        static_size = 0
+        if static is not None:
+            static = as_tensor(static)
+            static_size = static.shape[-1] if static.ndim else 0
+            if static.ndim not in (1, 2) or not 0 < static_size < self.input_size:
+                raise ValueError(f"LSTM: static input of shape {static.shape} must be (batch, S) with 0 < S < "
+                                 f"input_size ({self.input_size})")
+        x, unbatched = self._prepare_input(x, self.input_size - static_size)
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
             raise ValueError("LSTM: the state must be a pair (h0, c0)")
         h0, c0 = (None, None) if hx is None else hx
         batch = x.shape[1]
         states = [self._prepare_state(h0, batch, unbatched, "h0"),
                   self._prepare_state(c0, batch, unbatched, "c0")]
+        if static is not None:
+            static = static.reshape(1, static_size) if static.ndim == 1 else static
+            if static.shape[0] != batch:
+                raise ValueError(f"LSTM: static input of shape {static.shape} does not match the batch of {batch}")
         get = self.__dict__.get
 
         def cell(inputs, state, suffix, reverse):
             w_ih, w_hh, b_ih, b_hh = self._weights(suffix)
+            if static is not None and suffix.startswith("_l0"):
+                w_s = w_ih[:, w_ih.shape[1] - static_size:]
+                w_ih = w_ih[:, :w_ih.shape[1] - static_size]
+                b_ih = F.linear(static, w_s, b_ih)  # (batch, 4H), added at every step
+                if b_hh is None:
+                    b_hh = backend.xp().zeros(w_hh.shape[0], dtype=w_hh.dtype)
             return R.lstm(inputs, state[0], state[1], w_ih, w_hh, b_ih, b_hh, get(f"weight_peephole{suffix}"),
                           reverse)
 
