@@ -106,3 +106,32 @@ def test_config_round_trip():
         assert rebuilt.config() == model.config()
     with pytest.raises(ValueError, match="hred"):
         build_dialogue_model({"model": "seq2seq"})
+
+
+def test_decoder_with_a_static_condition_equals_the_concatenation():
+    """The decoder reads the condition as ``nn.LSTM(static=)`` (projected once per reply): HRED's loss and
+    every gradient equal the concatenation of the condition to every step's input."""
+    import zeronlp.functional as F
+
+    rng = np.random.default_rng(5)
+    context, reply = dialogues(rng, 6)
+    zn.manual_seed(5)
+    model = HRED(14, **SIZES)
+
+    def concatenated(inputs, condition, state):
+        n, steps = inputs.shape
+        cond = F.broadcast_to(condition.reshape(n, 1, model.condition_size), (n, steps, model.condition_size))
+        out, state = model.decoder(F.concat([model.embed(inputs), cond], axis=2), state)
+        return model.output(out), state
+
+    def loss_and_grads():
+        model.zero_grad()
+        loss = model.loss(context, reply)
+        loss.backward()
+        return [np.array(loss.data)] + [np.array(p.grad) for p in model.parameters()]
+
+    got = loss_and_grads()
+    model.decode = concatenated
+    want = loss_and_grads()
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -100,9 +100,9 @@ class HRED(nn.Module):
 
     def decode(self, inputs: Any, condition: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Any]:
         """Logits ``(N, T, V)`` for ``inputs (N, T)``, each step reading ``[embed(w), condition]``."""
-        n, steps = inputs.shape
-        cond = F.broadcast_to(condition.reshape(n, 1, self.condition_size), (n, steps, self.condition_size))
-        out, state = self.decoder(F.concat([self.embed(inputs), cond], axis=2), state)
+        # the condition's share of the input projection is the same at every step: the LSTM computes it
+        # once (``static``) instead of reading the condition concatenated to every step's input
+        out, state = self.decoder(self.embed(inputs), state, static=condition)
         return self.output(out), state
 
     def _decoder_inputs(self, reply: Any) -> Any:
