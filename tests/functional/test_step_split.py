@@ -11,7 +11,6 @@ import time
 import numpy as np
 import pytest
 
-import zeronlp as zn
 from zeronlp import _blas_spin, backend
 from zeronlp.functional import recurrent, vector_math
 
@@ -28,20 +27,6 @@ def split(monkeypatch):
     vector_math.set_num_threads(None)
 
 
-def _lstm(x, h0, c0, weights, reverse, grad, gy=True):
-    tensors = [zn.Tensor(a, requires_grad=grad) for a in (x, h0, c0, *weights)]
-    fn = recurrent.LSTMFunction(reverse=reverse)
-    if not grad:
-        with zn.no_grad():
-            return [o.data for o in fn(*tensors)]
-    y, hn, cn = fn(*tensors)
-    loss = (hn * cn).sum() + cn.sum()
-    if gy:
-        loss = loss + (y * y).sum()
-    loss.backward()
-    return [y.data, hn.data, cn.data] + [t.grad.data for t in tensors]
-
-
 def _data(hidden, seed=0, T=6, B=4, inputs=5):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((T, B, inputs)).astype(np.float32)
@@ -54,16 +39,16 @@ def _data(hidden, seed=0, T=6, B=4, inputs=5):
 @pytest.mark.parametrize("hidden", [64, 100])
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("grad, gy", [(True, True), (True, False), (False, True)])
-def test_split_steps_equal_one_thread(split, hidden, reverse, grad, gy):
+def test_split_steps_equal_one_thread(split, run_lstm, hidden, reverse, grad, gy):
     """Outputs and every gradient as on one thread, with unit ranges of unequal length (100 = 32 + 32 +
     36), reversed, without a gradient of y, and under no_grad (one tanh(c) buffer shared by the threads)."""
     data = _data(hidden, seed=hidden)
     parts = recurrent._step_parts(4, hidden, 4)
     assert parts == (2 if hidden == 64 else 3)
-    got = _lstm(*data, reverse=reverse, grad=grad, gy=gy)
+    got = run_lstm(*data, reverse=reverse, grad=grad, gy=gy)
     vector_math.set_num_threads(1)
     assert recurrent._step_parts(4, hidden, 4) == 1
-    want = _lstm(*data, reverse=reverse, grad=grad, gy=gy)
+    want = run_lstm(*data, reverse=reverse, grad=grad, gy=gy)
     for a, b in zip(got, want):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 

@@ -205,28 +205,17 @@ def test_parallel_rows_covers_every_row_once():
     assert np.all(seen == 1)
 
 
-def _lstm_run(x, h0, c0, weights, reverse, grad):
-    tensors = [zn.Tensor(a, requires_grad=grad) for a in (x, h0, c0, *weights)]
-    fn = recurrent.LSTMFunction(reverse=reverse)
-    if not grad:
-        with zn.no_grad():
-            return [o.data for o in fn(*tensors)]
-    y, hn, cn = fn(*tensors)
-    ((y * y).sum() + (hn * cn).sum() + cn.sum()).backward()
-    return [y.data, hn.data, cn.data] + [t.grad.data for t in tensors]
-
-
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("grad", [True, False])
-def test_lstm_step_kernel_equals_numpy_loop(monkeypatch, reverse, grad):
+def test_lstm_step_kernel_equals_numpy_loop(monkeypatch, run_lstm, reverse, grad):
     rng = np.random.default_rng(6)
     T, B, I, H = 7, 5, 6, 9
     x = rng.standard_normal((T, B, I)).astype(np.float32)
     h0, c0 = (rng.standard_normal((B, H)).astype(np.float32) for _ in range(2))
     weights = [(rng.standard_normal(s) * 0.5).astype(np.float32) for s in ((4 * H, I), (4 * H, H), (4 * H,), (4 * H,))]
-    compiled = _lstm_run(x, h0, c0, weights, reverse, grad)
+    compiled = run_lstm(x, h0, c0, weights, reverse, grad)
     monkeypatch.setattr(vector_math, "USE_NUMBA", False)
-    reference = _lstm_run(x, h0, c0, weights, reverse, grad)
+    reference = run_lstm(x, h0, c0, weights, reverse, grad)
     for a, b in zip(compiled, reference):
         np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
 
