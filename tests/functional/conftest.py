@@ -8,11 +8,13 @@ from zeronlp.functional import recurrent
 
 @pytest.fixture
 def run_lstm():
-    """``run(x, h0, c0, weights, reverse, grad, gy=True)``: LSTMFunction's outputs and, with ``grad``, the
-    gradient of every input for the loss sum(h_n c_n) + sum(c_n) [+ sum(y^2) with ``gy``]."""
+    """``run(x, h0, c0, weights, reverse, grad, gy=True, state_grad=True)``: LSTMFunction's outputs and,
+    with ``grad``, the gradient of every input for the loss sum(h_n c_n) + sum(c_n) [+ sum(y^2) with
+    ``gy``]; ``state_grad=False``: h0 and c0 get none (None in their places)."""
 
-    def run(x, h0, c0, weights, reverse, grad, gy=True):
-        tensors = [zn.Tensor(a, requires_grad=grad) for a in (x, h0, c0, *weights)]
+    def run(x, h0, c0, weights, reverse, grad, gy=True, state_grad=True):
+        wants = [grad, grad and state_grad, grad and state_grad] + [grad] * len(weights)
+        tensors = [zn.Tensor(a, requires_grad=w) for a, w in zip((x, h0, c0, *weights), wants)]
         fn = recurrent.LSTMFunction(reverse=reverse)
         if not grad:
             with zn.no_grad():
@@ -22,6 +24,6 @@ def run_lstm():
         if gy:
             loss = loss + (y * y).sum()
         loss.backward()
-        return [y.data, hn.data, cn.data] + [t.grad.data for t in tensors]
+        return [y.data, hn.data, cn.data] + [None if t.grad is None else t.grad.data for t in tensors]
 
     return run

@@ -81,6 +81,42 @@ def test_fused_equals_composition(kind, bias, peephole, reverse):
         np.testing.assert_allclose(a, b, atol=1e-4)
 
 
+def _zero_state(arrays, kind):
+    arrays = list(arrays)
+    for k in (1, 2) if kind == "lstm" else (1,):
+        arrays[k] = np.zeros_like(arrays[k])
+    return arrays
+
+
+@pytest.mark.parametrize("kind", list(GATES))
+@pytest.mark.parametrize("reverse", [False, True])
+def test_gradcheck_from_a_zero_state(kind, reverse):
+    """A zero start state skips step 0's recurrent GEMM; the gradient at that point (h0 too) is still right."""
+    zn.gradcheck(_flat(kind, True, False, reverse, False), _zero_state(_inputs(kind, True, False, seed=4), kind))
+
+
+@pytest.mark.parametrize("kind", list(GATES))
+@pytest.mark.parametrize("state_grad", [True, False])
+def test_zero_state_equals_composition(kind, state_grad):
+    """From a zero state (an encoder's), with and without a gradient asked of it: outputs and gradients as
+    the step-by-step composition, and no gradient made for a state that asks none."""
+    arrays = _zero_state([a.astype(np.float32) for a in _inputs(kind, True, False, seed=5)], kind)
+    states = (1, 2) if kind == "lstm" else (1,)
+    results = []
+    for reference in (False, True):
+        tensors = [zn.Tensor(a, requires_grad=state_grad or k not in states) for k, a in enumerate(arrays)]
+        out = _flat(kind, True, False, False, reference)(*tensors)
+        out.backward(np.random.default_rng(2).standard_normal(out.shape).astype(np.float32))
+        results.append((out.data, [t.grad for t in tensors]))
+    (y1, g1), (y2, g2) = results
+    np.testing.assert_allclose(y1, y2, atol=1e-5)
+    for k, (a, b) in enumerate(zip(g1, g2)):
+        if k in states and not state_grad:
+            assert a is None and b is None
+        else:
+            np.testing.assert_allclose(a, b, atol=1e-4)
+
+
 def test_only_used_outputs_need_gradients():
     x, h0, c0, wi, wh = (zn.Tensor(a, requires_grad=True) for a in _inputs("lstm", False, False))
     _, h_n, _ = R.lstm(x, h0, c0, wi, wh)

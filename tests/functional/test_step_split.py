@@ -1,5 +1,5 @@
-"""The LSTM steps split over threads by hidden units (recurrent._lstm_steps_compiled and the backward
-walk), the thread runner under them (vector_math.run_parts) and the OpenBLAS idle-spin setting that
+"""The LSTM steps split over threads by hidden units or by batch rows (recurrent._lstm_steps_compiled
+and the backward walk), the thread runner under them (vector_math.run_parts) and the OpenBLAS idle-spin setting that
 decides whether the split is used (zeronlp/_blas_spin.py, backend.blas_threads_sleep)."""
 
 import os
@@ -36,6 +36,14 @@ def _data(hidden, seed=0, T=6, B=4, inputs=5):
     return x, h0, c0, weights
 
 
+def _assert_equal_outputs(got, want):
+    assert len(got) == len(want)
+    for a, b in zip(got, want):
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("hidden", [64, 100])
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("grad, gy", [(True, True), (True, False), (False, True)])
@@ -43,14 +51,46 @@ def test_split_steps_equal_one_thread(split, run_lstm, hidden, reverse, grad, gy
     """Outputs and every gradient as on one thread, with unit ranges of unequal length (100 = 32 + 32 +
     36), reversed, without a gradient of y, and under no_grad (one tanh(c) buffer shared by the threads)."""
     data = _data(hidden, seed=hidden)
-    parts = recurrent._step_parts(4, hidden, 4)
-    assert parts == (2 if hidden == 64 else 3)
+    ranges = recurrent._step_ranges(4, hidden, 4)
+    assert [r[:2] for r in ranges] == [(0, 4)] * (2 if hidden == 64 else 3)  # every row, units split
     got = run_lstm(*data, reverse=reverse, grad=grad, gy=gy)
     vector_math.set_num_threads(1)
-    assert recurrent._step_parts(4, hidden, 4) == 1
+    assert recurrent._step_ranges(4, hidden, 4) == [(0, 4, 0, hidden)]
     want = run_lstm(*data, reverse=reverse, grad=grad, gy=gy)
-    for a, b in zip(got, want):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    _assert_equal_outputs(got, want)
+
+
+@pytest.fixture
+def row_split(monkeypatch):
+    """Every LSTM step loop split over three threads by batch rows (however small)."""
+    monkeypatch.setattr(recurrent, "SPLIT_MIN_MACS", 10**18)
+    monkeypatch.setattr(recurrent, "ROW_SPLIT_MIN_ROWS", 2)
+    monkeypatch.setattr(recurrent, "ROW_SPLIT_MIN_MACS", 0)
+    monkeypatch.setattr(backend, "blas_threads_sleep", lambda: True)
+    vector_math.set_num_threads(3)
+    yield
+    vector_math.set_num_threads(None)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("grad, gy", [(True, True), (True, False), (False, True)])
+@pytest.mark.parametrize("start", ["state", "zero state without grad"])
+def test_row_split_steps_equal_one_thread(row_split, run_lstm, reverse, grad, gy, start):
+    """Each thread runs its own rows (7 = 2 + 2 + 3) through every step: outputs and gradients as on one
+    thread, from a given state and from a zero one that needs no gradient (step 0 then has no GEMM and
+    backward no dh_{-1})."""
+    x, h0, c0, weights = _data(40, seed=3, B=7)
+    if start != "state":
+        h0, c0 = np.zeros_like(h0), np.zeros_like(c0)
+    ranges = recurrent._step_ranges(7, 40, 4)
+    assert ranges == [(0, 2, 0, 40), (2, 4, 0, 40), (4, 7, 0, 40)]
+    kwargs = dict(reverse=reverse, grad=grad, gy=gy, state_grad=start == "state")
+    got = run_lstm(x, h0, c0, weights, **kwargs)
+    vector_math.set_num_threads(1)
+    want = run_lstm(x, h0, c0, weights, **kwargs)
+    _assert_equal_outputs(got, want)
+    if grad and start != "state":
+        assert got[4] is None and got[5] is None  # no gradient asked of the zero state, none made
 
 
 def test_split_is_not_used_while_blas_threads_spin(monkeypatch):
@@ -58,19 +98,25 @@ def test_split_is_not_used_while_blas_threads_spin(monkeypatch):
     monkeypatch.setattr(backend, "blas_threads_sleep", lambda: False)
     vector_math.set_num_threads(4)
     try:
-        assert recurrent._step_parts(20, 650, 4) == 1
+        assert recurrent._step_ranges(20, 650, 4) == [(0, 20, 0, 650)]
+        assert recurrent._step_ranges(128, 128, 4) == [(0, 128, 0, 128)]
     finally:
         vector_math.set_num_threads(None)
 
 
-def test_small_steps_are_not_split(monkeypatch):
+def test_steps_are_split_where_it_was_measured_to_pay(monkeypatch):
     monkeypatch.setattr(backend, "blas_threads_sleep", lambda: True)
     vector_math.set_num_threads(2)
     try:
-        assert recurrent._step_parts(20, 100, 4) == 1  # the RNNLM's 100 units: a barrier costs more
-        assert recurrent._step_parts(20, 650, 4) == 2
-        assert recurrent._step_parts(128, 128, 4) == 1  # the book's seq2seq on addition
-        assert recurrent._step_parts(128, 256, 4) == 2  # ... and on dates
+        assert recurrent._step_ranges(20, 100, 4) == [(0, 20, 0, 100)]  # the RNNLM: too small for either
+        assert recurrent._step_ranges(20, 650, 4) == [(0, 20, 0, 328), (0, 20, 328, 650)]  # few rows: units
+        assert recurrent._step_ranges(64, 650, 4) == [(0, 64, 0, 328), (0, 64, 328, 650)]
+        assert recurrent._step_ranges(128, 512, 4) == [(0, 128, 0, 256), (0, 128, 256, 512)]
+        # the book's seq2seq on addition (H = 128) and on dates (H = 256), batch 128: rows
+        assert recurrent._step_ranges(128, 128, 4) == [(0, 64, 0, 128), (64, 128, 0, 128)]
+        assert recurrent._step_ranges(128, 256, 4) == [(0, 64, 0, 256), (64, 128, 0, 256)]
+        assert recurrent._step_ranges(64, 64, 4) == [(0, 32, 0, 64), (32, 64, 0, 64)]
+        assert recurrent._step_ranges(32, 128, 4) == [(0, 32, 0, 128)]  # 16 rows a thread: too few
     finally:
         vector_math.set_num_threads(None)
 
@@ -120,6 +166,39 @@ def test_run_parts_times_out_when_a_part_never_arrives(monkeypatch):
 
     with pytest.raises(RuntimeError, match="did not reach its barrier"):
         vector_math.run_parts(2, work)
+
+
+def test_run_parts_reuses_its_idle_threads():
+    seen = set()
+
+    def work(k, barrier):
+        if k:
+            seen.add(threading.get_ident())
+        barrier.wait()
+
+    for _ in range(20):
+        vector_math.run_parts(3, work)
+    assert len(seen) == 2  # the same two threads every time, not forty new ones
+
+
+def test_a_busy_part_thread_does_not_hold_up_another_run():
+    """A part still running (another caller's, one that never ends) gets no new work: the next run
+    starts a thread of its own instead of queueing behind it."""
+    release = threading.Event()
+
+    def slow(k, barrier):
+        if k:
+            release.wait(10)
+
+    caller = threading.Thread(target=vector_math.run_parts, args=(2, slow))
+    caller.start()
+    try:
+        started = time.perf_counter()
+        vector_math.run_parts(2, lambda k, barrier: barrier.wait())
+        assert time.perf_counter() - started < 5
+    finally:
+        release.set()
+        caller.join()
 
 
 @pytest.mark.parametrize("value, short", [("16", True), ("4", True), ("20", True), ("28", False), ("x", False)])

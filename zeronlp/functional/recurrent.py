@@ -72,6 +72,13 @@ def _wants(function: Function, index: int) -> bool:
     return inputs is None or inputs[index].requires_grad
 
 
+def _starts_at_zero(h0: Any) -> bool:
+    """Whether the initial state is all zeros (NumPy arrays only), so the first step's recurrent GEMM
+    h_0 W_hh^T is zero and is skipped: an encoder's first step, any sequence started from no state
+    (with a NaN or inf in W_hh that step then gives 0 where 0 * inf would give NaN)."""
+    return isinstance(h0, np.ndarray) and not h0.any()
+
+
 def _input_and_recurrent_grads(dz: Any, x: Any, hs: Any) -> tuple[Any, Any]:
     """dW_ih = dZ^T X and dW_hh = dZ^T H_prev over all steps, as one GEMM dZ^T [X | H_prev]."""
     xp = backend.get_array_module(dz)
@@ -97,17 +104,56 @@ def _step_weight(w_hh: Any) -> Any:
 # (12M) 1.03x / 1.11x; H = 128, B = 128 (8M) 0.84x / 0.75x; H = 128, B = 20 (1M) 1.03x / 0.87x: below
 # ~10M a barrier per step costs more than it saves
 SPLIT_MIN_MACS = 10_000_000
+# ... and by batch rows instead when each thread gets at least ROW_SPLIT_MIN_ROWS rows and the step has
+# ROW_SPLIT_MIN_MACS or more, or at least ROW_SPLIT_WIDE_ROWS rows and hidden <= ROW_SPLIT_MAX_HIDDEN.
+# Measured on 2 cores, T = 20, forward / forward + backward, rows against units: B = 128, H = 128
+# 1.10x / 1.09x; B = 256, H = 128 1.06x / 1.09x; B = 128, H = 256 1.01x / 1.03x; B = 256, H = 256
+# 1.02x / 1.04x; B = 64, H = 256 0.96x / 0.99x; B = 64, H = 384 0.95x / 0.98x; B = 128, H = 512 0.92x /
+# 0.97x; B = 64, H = 650 0.96x / 0.97x (each thread packs all of W_hh for its rows at every step, which
+# its fewer rows pay for). Rows against one thread and BLAS's two (below SPLIT_MIN_MACS): B = 64, H = 64
+# 1.25x / 1.16x; B = 128, H = 64 1.33x / 1.29x; B = 512, H = 32 1.42x / 1.33x; B = 64, H = 128 1.23x /
+# 1.16x; B = 128, H = 128 1.26x / 1.21x
+ROW_SPLIT_MIN_ROWS = 32
+ROW_SPLIT_MIN_MACS = 1_000_000
+ROW_SPLIT_WIDE_ROWS = 64
+ROW_SPLIT_MAX_HIDDEN = 256
+
+StepRange = tuple[int, int, int, int]  # rows b0:b1 and hidden units u0:u1 that one thread runs
 
 
-def _step_parts(batch: int, hidden: int, gates: int) -> int:
-    """How many threads run a sequence's steps side by side, each over its own range of hidden units
-    (1: the steps run on one thread, and BLAS uses its own threads inside each step GEMM). Split only
-    when BLAS's threads sleep soon after each call (:func:`backend.blas_threads_sleep`)."""
-    if batch * hidden * gates * hidden < SPLIT_MIN_MACS or vector_math.get_num_threads() < 2:
-        return 1
-    if not backend.blas_threads_sleep():
-        return 1
-    return max(1, min(vector_math.get_num_threads(), hidden // 32))
+def _step_ranges(batch: int, hidden: int, gates: int) -> list[StepRange]:
+    """How a sequence's steps are shared among threads: one ``(b0, b1, u0, u1)`` per thread.
+
+    Sequences of a batch are independent, so with enough rows each thread runs its own rows through
+    all the steps (its GEMMs and gate math) and the threads meet only at the end. With few rows (a
+    language model's batch of 20) each thread owns a range of hidden units instead and the threads
+    meet at every step. One range: the steps run on this thread, and BLAS uses its own threads inside
+    each step GEMM. Split only when BLAS's threads sleep soon after each call
+    (:func:`backend.blas_threads_sleep`)."""
+    whole = [(0, batch, 0, hidden)]
+    threads = vector_math.get_num_threads()
+    if threads < 2 or not backend.blas_threads_sleep():
+        return whole
+    macs = batch * hidden * gates * hidden
+    by_units = macs >= SPLIT_MIN_MACS and hidden >= 64
+    if by_units and not (batch >= 2 * ROW_SPLIT_WIDE_ROWS and hidden <= ROW_SPLIT_MAX_HIDDEN):
+        bounds = _unit_bounds(hidden, min(threads, hidden // 32))
+        return [(0, batch, bounds[k], bounds[k + 1]) for k in range(len(bounds) - 1)]
+    if batch >= 2 * ROW_SPLIT_MIN_ROWS and macs >= ROW_SPLIT_MIN_MACS:
+        parts = min(threads, batch // (ROW_SPLIT_WIDE_ROWS if by_units else ROW_SPLIT_MIN_ROWS))
+        cuts = [batch * k // parts for k in range(parts + 1)]
+        return [(cuts[k], cuts[k + 1], 0, hidden) for k in range(parts)]
+    return whole
+
+
+def _run_ranges(ranges: list[StepRange], run: Any) -> None:
+    """``run(b0, b1, u0, u1, barrier)`` for each range, side by side when there are several; the
+    barrier (None for row ranges, which never wait for each other) is met once per step."""
+    if len(ranges) == 1:
+        run(*ranges[0], None)
+        return
+    by_units = ranges[0][2:] != ranges[-1][2:]
+    vector_math.run_parts(len(ranges), lambda k, barrier: run(*ranges[k], barrier if by_units else None))
 
 
 def _unit_bounds(hidden: int, parts: int) -> list[int]:
@@ -127,10 +173,12 @@ def _sigmoid_(a: Any) -> Any:
     return a
 
 
-def _lstm_steps_numpy(gates: Any, hs: Any, cs: Any, tanh_c: Any, w_hh_t: Any, peep: Any) -> None:
+def _lstm_steps_numpy(gates: Any, hs: Any, cs: Any, tanh_c: Any, w_hh_t: Any, peep: Any,
+                      skip_first: bool = False) -> None:
     """The LSTM forward steps in NumPy/CuPy ufuncs, in place on the (T, B, ·) buffers of
     :meth:`LSTMFunction.forward` (the reference the compiled step kernel must equal; CuPy arrays,
-    float64, peepholes, no numba). ``tanh_c`` has T rows when kept for backward, else one."""
+    float64, peepholes, no numba). ``tanh_c`` has T rows when kept for backward, else one;
+    ``skip_first``: h_0 is zero, so step 0 has no recurrent GEMM."""
     xp = backend.get_array_module(gates)
     T, B, H4 = gates.shape
     H, dtype = H4 // 4, gates.dtype
@@ -143,8 +191,9 @@ def _lstm_steps_numpy(gates: Any, hs: Any, cs: Any, tanh_c: Any, w_hh_t: Any, pe
     ig = xp.empty((B, H), dtype=dtype)
     for t in range(T):
         a = gates[t]
-        xp.matmul(hs[t], w_hh_t, out=rec)
-        a += rec
+        if t > 0 or not skip_first:
+            xp.matmul(hs[t], w_hh_t, out=rec)
+            a += rec
         if peep is not None:
             a[:, :H] += peep[0] * cs[t]
             a[:, H:2 * H] += peep[1] * cs[t]
@@ -166,42 +215,57 @@ def _lstm_steps_numpy(gates: Any, hs: Any, cs: Any, tanh_c: Any, w_hh_t: Any, pe
         xp.multiply(o, tc, out=hs[t + 1])
 
 
-def _lstm_steps_compiled(step: Any, gates: Any, hs: Any, cs: Any, tanh_c: Any, w_hh: Any) -> None:
+def _lstm_steps_compiled(step: Any, gates: Any, hs: Any, cs: Any, tanh_c: Any, w_hh: Any,
+                         skip_first: bool = False) -> None:
     """The LSTM forward steps on NumPy float32 buffers with the compiled gate kernel, in place as
-    :func:`_lstm_steps_numpy`. When the step GEMM is large and several threads are set, each thread
-    owns a range of hidden units: it runs h_{t-1} W_hh^T over its units' gate columns alone (its own
-    packed copy of those columns, BLAS on one thread) and their gate math, and the threads meet once
-    per step, when h_t is whole. One multithreaded BLAS GEMM per step scales poorly at B = 20 rows
-    (20 x 650 x 2600 on OpenBLAS: 0.94 -> 0.72 ms from one to two threads; split, 0.49 ms)."""
+    :func:`_lstm_steps_numpy` (and as there, ``skip_first`` leaves out step 0's GEMM of a zero h_0).
+
+    With several threads set (:func:`_step_ranges`), each thread runs its own batch rows through every
+    step (GEMM and gate math, BLAS on one thread), or, with few rows, owns a range of hidden units: it
+    runs h_{t-1} W_hh^T over its units' gate columns alone (its own packed copy of those columns) and
+    their gate math, and the threads meet once per step, when h_t is whole. One multithreaded BLAS GEMM
+    per step scales poorly at B = 20 rows (20 x 650 x 2600 on OpenBLAS: 0.94 -> 0.72 ms from one to two
+    threads; split, 0.49 ms), and leaves the gate math on one thread."""
     T, B, H4 = gates.shape
     H = H4 // 4
     each_step = tanh_c.shape[0] == T  # kept for backward, else one buffer
+    ranges = _step_ranges(B, H, 4)
+    whole_weight = _step_weight(w_hh) if ranges[0][2:] == (0, H) else None  # shared by row ranges
 
-    def run(u0: int, u1: int, barrier: Any = None) -> None:
+    def run(b0: int, b1: int, u0: int, u1: int, barrier: Any) -> None:
         # (H, 4n): W_hh^T's columns of these units in gate order i, f, g, o
-        w_t = np.ascontiguousarray(w_hh.reshape(4, H, H)[:, u0:u1].reshape(4 * (u1 - u0), H).T)
-        rec = np.empty((B, w_t.shape[1]), dtype=gates.dtype)
+        w_t = whole_weight if (u0, u1) == (0, H) else np.ascontiguousarray(
+            w_hh.reshape(4, H, H)[:, u0:u1].reshape(4 * (u1 - u0), H).T)
+        rec = np.empty((b1 - b0, w_t.shape[1]), dtype=gates.dtype)
         for t in range(T):
-            np.matmul(hs[t], w_t, out=rec)
-            step(gates[t], rec, cs[t], cs[t + 1], tanh_c[t if each_step else 0], hs[t + 1], u0, u1)
+            if t > 0 or not skip_first:
+                np.matmul(hs[t, b0:b1], w_t, out=rec)
+            else:
+                rec.fill(0)
+            step(gates[t, b0:b1], rec, cs[t, b0:b1], cs[t + 1, b0:b1], tanh_c[t if each_step else 0, b0:b1],
+                 hs[t + 1, b0:b1], u0, u1)
             if barrier is not None:
                 barrier.wait()
 
-    parts = _step_parts(B, H, 4)
-    if parts == 1:
-        run(0, H)
-        return
-    bounds = _unit_bounds(H, parts)
-    vector_math.run_parts(parts, lambda k, barrier: run(bounds[k], bounds[k + 1], barrier))
+    _run_ranges(ranges, run)
 
 
-def _gru_steps_numpy(gi: Any, gh: Any, b_hh: Any, hs: Any, acts: Any, hn_part: Any, w_hh_t: Any) -> None:
+def _gru_step_recurrent(t: int, skip_first: bool, hs: Any, w_hh_t: Any, gh: Any) -> None:
+    """gh <- h_{t-1} W_hh^T (zero at step 0 when h_0 is zero: no GEMM)."""
+    if t > 0 or not skip_first:
+        backend.get_array_module(gh).matmul(hs[t], w_hh_t, out=gh)
+    else:
+        gh.fill(0)
+
+
+def _gru_steps_numpy(gi: Any, gh: Any, b_hh: Any, hs: Any, acts: Any, hn_part: Any, w_hh_t: Any,
+                     skip_first: bool = False) -> None:
     """The GRU forward steps in NumPy/CuPy ufuncs, in place on :meth:`GRUFunction.forward`'s buffers (the
     reference the compiled step kernel must equal; CuPy arrays, float64, no numba)."""
     xp = backend.get_array_module(gi)
     H = hs.shape[-1]
     for t in range(gi.shape[0]):
-        xp.matmul(hs[t], w_hh_t, out=gh)
+        _gru_step_recurrent(t, skip_first, hs, w_hh_t, gh)
         if b_hh is not None:
             gh += b_hh
         rz = acts[t, :, :2 * H]
@@ -310,9 +374,11 @@ class RNNFunction(Function):
         tmp = xp.empty((B, H), dtype=x.dtype)
         relu = self.nonlinearity == "relu"
         w_hh_t = _step_weight(w_hh)
+        skip_first = _starts_at_zero(h0)
         for t in range(T):
-            xp.matmul(hs[t], w_hh_t, out=tmp)
-            z[t] += tmp
+            if t > 0 or not skip_first:
+                xp.matmul(hs[t], w_hh_t, out=tmp)
+                z[t] += tmp
             if relu:
                 xp.maximum(z[t], 0, out=z[t])
             else:
@@ -334,12 +400,14 @@ class RNNFunction(Function):
         if gy is not None:
             gy = gy[::-1] if self.reverse else gy
         dh = xp.zeros((B, H), dtype=h.dtype) if gh_n is None else gh_n.copy()
+        wants_h0 = _wants(self, 1)
         for t in range(T - 1, -1, -1):
             if gy is not None:
                 dh += gy[t]
             dz[t] *= dh
-            xp.matmul(dz[t], w_hh, out=dh)
-        return self._weight_grads(dz, dh, H)
+            if t > 0 or wants_h0:  # dh_{-1} only for an h0 that needs it
+                xp.matmul(dz[t], w_hh, out=dh)
+        return self._weight_grads(dz, dh if wants_h0 else None, H)
 
     def _weight_grads(self, dz, dh0, rows):
         T, B = dz.shape[:2]
@@ -405,10 +473,11 @@ class LSTMFunction(Function):
         tanh_c = xp.empty((T if training else 1, B, H), dtype=dtype)
         hs[0], cs[0] = h0, c0
         compiled = None if peep is not None else vector_math.kernels(gates, hs, w_hh)
+        skip_first = _starts_at_zero(h0)
         if compiled is not None:  # each step's gate math in one compiled pass (vector_math)
-            _lstm_steps_compiled(compiled["lstm_gates_forward"], gates, hs, cs, tanh_c, w_hh)
+            _lstm_steps_compiled(compiled["lstm_gates_forward"], gates, hs, cs, tanh_c, w_hh, skip_first)
         else:
-            _lstm_steps_numpy(gates, hs, cs, tanh_c, _step_weight(w_hh), peep)
+            _lstm_steps_numpy(gates, hs, cs, tanh_c, _step_weight(w_hh), peep, skip_first)
         if training:
             self.x, self.hs, self.cs, self.tanh_c, self.gates = x, hs, cs, tanh_c, gates
             self.w_ih, self.w_hh, self.peep = w_ih, w_hh, peep
@@ -443,7 +512,7 @@ class LSTMFunction(Function):
             if self.reverse:
                 dx = dx[::-1]
         dw_ih, dw_hh = _input_and_recurrent_grads(T4, self.x, self.hs)
-        grads = (dx, dh, dc, dw_ih, dw_hh)
+        grads = (dx, dh if _wants(self, 1) else None, dc, dw_ih, dw_hh)
         if self.has_bias:
             db = T4.sum(axis=0)
             grads += (dz.sum(axis=0) if self.per_sequence_bias else db.copy(), db)
@@ -458,9 +527,10 @@ class LSTMFunction(Function):
 
     def _steps_numba(self, kernel, gy, dh, dc):
         """The backward walk over the steps with the gate math in one compiled pass per step. Split over
-        threads as the forward steps (:func:`_lstm_steps_compiled`): each thread owns a range of units,
-        computes their gate gradients dZ_t, waits until dZ_t is whole, then dh_{t-1} of its units alone
-        (dZ_t times its columns of W_hh); dc stays within each thread's units."""
+        threads as the forward steps (:func:`_lstm_steps_compiled`): a thread that owns rows walks them
+        back alone; one that owns a range of units computes their gate gradients dZ_t, waits until dZ_t
+        is whole, then dh_{t-1} of its units alone (dZ_t times its columns of W_hh); dc stays within
+        each thread's rows or units."""
         a, cs, tanh_c, w_hh, peep = self.gates, self.cs, self.tanh_c, self.w_hh, self.peep
         T, B, H = tanh_c.shape
         dtype = a.dtype
@@ -468,25 +538,23 @@ class LSTMFunction(Function):
         peep_arr = np.zeros((3, H), dtype=dtype) if peep is None else np.ascontiguousarray(peep, dtype=dtype)
         gy = None if gy is None else np.ascontiguousarray(gy, dtype=dtype)
         one = dtype.type(1)
+        wants_h0 = _wants(self, 1)  # else no dh_{-1} = dZ_0 W_hh (an encoder's zero start state)
 
-        def run(u0: int, u1: int, barrier: Any = None) -> None:
+        def run(b0: int, b1: int, u0: int, u1: int, barrier: Any) -> None:
             w = np.ascontiguousarray(w_hh[:, u0:u1])  # (4H, n)
-            dh_u = np.ascontiguousarray(dh[:, u0:u1])
+            dh_u = np.ascontiguousarray(dh[b0:b1, u0:u1])
+            dc_rows = dc[b0:b1]
             for t in range(T - 1, -1, -1):
-                gy_t = dh_u if gy is None else gy[t]
-                kernel(dh_u, dc, gy_t, a[t], cs[t], tanh_c[t], dz[t], peep_arr, gy is not None, peep is not None,
-                       one, u0)
+                gy_t = dh_u if gy is None else gy[t, b0:b1]
+                kernel(dh_u, dc_rows, gy_t, a[t, b0:b1], cs[t, b0:b1], tanh_c[t, b0:b1], dz[t, b0:b1], peep_arr,
+                       gy is not None, peep is not None, one, u0)
                 if barrier is not None:
                     barrier.wait()
-                np.matmul(dz[t], w, out=dh_u)
-            dh[:, u0:u1] = dh_u
+                if t > 0 or wants_h0:
+                    np.matmul(dz[t, b0:b1], w, out=dh_u)
+            dh[b0:b1, u0:u1] = dh_u
 
-        parts = _step_parts(B, H, 4) if dtype == np.float32 and peep is None else 1
-        if parts == 1:
-            run(0, H)
-        else:
-            bounds = _unit_bounds(H, parts)
-            vector_math.run_parts(parts, lambda k, barrier: run(bounds[k], bounds[k + 1], barrier))
+        _run_ranges(_step_ranges(B, H, 4) if dtype == np.float32 and peep is None else [(0, B, 0, H)], run)
         return dz
 
     def _steps_numpy(self, gy, dh, dc):
@@ -528,7 +596,8 @@ class LSTMFunction(Function):
             if peep is not None:
                 dc += d[:, :H] * peep[0]
                 dc += d[:, H:2 * H] * peep[1]
-            xp.matmul(d, w_hh, out=dh)
+            if t > 0 or _wants(self, 1):
+                xp.matmul(d, w_hh, out=dh)
         return dz
 
 
@@ -567,15 +636,16 @@ class GRUFunction(Function):
         gh = xp.empty((B, 3 * H), dtype=dtype)
         w_hh_t = _step_weight(w_hh)
         compiled = vector_math.kernels(gi, hs, w_hh_t, *(() if b_hh is None else (b_hh,)))
+        skip_first = _starts_at_zero(h0)
         if compiled is not None:  # each step's gate math in one compiled pass (vector_math)
             step = compiled["gru_gates_forward"]
             for t in range(T):
-                np.matmul(hs[t], w_hh_t, out=gh)
+                _gru_step_recurrent(t, skip_first, hs, w_hh_t, gh)
                 if b_hh is not None:
                     gh += b_hh
                 step(gi[t], gh, hs[t], acts[t], hn_part[t], hs[t + 1])
         else:
-            _gru_steps_numpy(gi, gh, b_hh, hs, acts, hn_part, w_hh_t)
+            _gru_steps_numpy(gi, gh, b_hh, hs, acts, hn_part, w_hh_t, skip_first)
         self.x, self.hs, self.acts, self.hn_part = x, hs, acts, hn_part
         self.w_ih, self.w_hh, self.has_bias = w_ih, w_hh, b_ih is not None
         y = hs[1:][::-1] if self.reverse else hs[1:]
@@ -601,6 +671,7 @@ class GRUFunction(Function):
         d_rec = xp.empty((T, B, 3 * H), dtype=dtype)
         dh = xp.zeros((B, H), dtype=dtype) if gh_n is None else gh_n.copy()
         back = xp.empty((B, H), dtype=dtype)
+        wants_h0 = _wants(self, 1)
         for t in range(T - 1, -1, -1):
             if gy is not None:
                 dh += gy[t]
@@ -610,6 +681,8 @@ class GRUFunction(Function):
             xp.multiply(di[:, 2 * H:], r_factor[t], out=di[:, :H])
             dr_[:, :2 * H] = di[:, :2 * H]
             xp.multiply(di[:, 2 * H:], r[t], out=dr_[:, 2 * H:])
+            if t == 0 and not wants_h0:
+                break
             dh *= z[t]
             xp.matmul(dr_, w_hh, out=back)
             dh += back
@@ -620,7 +693,8 @@ class GRUFunction(Function):
             dx = (di2 @ self.w_ih).reshape(T, B, self.w_ih.shape[1])
             if self.reverse:
                 dx = dx[::-1]
-        grads = (dx, dh, di2.T @ self.x.reshape(T * B, self.x.shape[-1]), dr2.T @ hs[:-1].reshape(T * B, H))
+        dw_ih, dw_hh = di2.T @ self.x.reshape(T * B, self.x.shape[-1]), dr2.T @ hs[:-1].reshape(T * B, H)
+        grads = (dx, dh if wants_h0 else None, dw_ih, dw_hh)
         if self.has_bias:
             grads += (di2.sum(axis=0), dr2.sum(axis=0))
         return grads
