@@ -280,3 +280,75 @@ def test_single_threaded_block_in_a_worker_thread_sets_and_restores():
         thread.join()
         assert inside and set(inside) == {1}
         assert set(counts()) == {2}
+
+
+@pytest.fixture
+def side_by_side_always(monkeypatch):
+    """Every pair of backward products run side by side, however small (as on a machine where it pays)."""
+    monkeypatch.setattr(vector_math, "SIDE_BY_SIDE_MIN_MACS", 0)
+    monkeypatch.setattr(backend, "blas_threads_sleep", lambda: True)
+    vector_math.set_num_threads(2)
+    yield
+    vector_math.set_num_threads(None)
+
+
+def test_side_by_side_runs_both_at_once_on_one_blas_thread_each(side_by_side_always):
+    from threadpoolctl import threadpool_info
+
+    both_in = threading.Barrier(2, timeout=5)
+
+    def product(k):
+        def run():
+            both_in.wait()  # returns only when the other product has started too
+            return k, [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+        return run
+
+    (a, blas_a), (b, blas_b) = vector_math.side_by_side(product(0), product(1), (10, 10))
+    assert (a, b) == (0, 1) and set(blas_a + blas_b) == {1}
+
+
+@pytest.mark.parametrize("macs, at_once", [((10, 10), True), ((10, 12), True), ((10, 13), False),
+                                           ((13, 10), False)])
+def test_side_by_side_only_for_products_of_similar_size(side_by_side_always, macs, at_once):
+    threads = []
+
+    def product():
+        threads.append(threading.get_ident())
+
+    vector_math.side_by_side(product, product, macs)
+    assert (threads[0] != threads[1]) is at_once
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_output_layer_gradients_side_by_side_equal_one_after_the_other(monkeypatch, fused):
+    """Linear's and linear_cross_entropy's dx and dW, computed at once on two threads, equal the
+    sequential ones."""
+    import zeronlp as zn
+    import zeronlp.functional as F
+
+    rng = np.random.default_rng(0)
+    h0 = rng.standard_normal((3, 5, 8)).astype(np.float32)
+    w0, b0 = rng.standard_normal((40, 8)).astype(np.float32), rng.standard_normal(40).astype(np.float32)
+    targets = rng.integers(0, 40, size=(3, 5))
+
+    def grads():
+        h, w, b = (zn.Tensor(a, requires_grad=True) for a in (h0, w0, b0))
+        loss = F.linear_cross_entropy(h, w, b, targets) if fused else (F.linear(h, w, b) ** 2).sum()
+        loss.backward()
+        return [t.grad.data for t in (h, w, b)]
+
+    monkeypatch.setattr(backend, "blas_threads_sleep", lambda: True)
+    vector_math.set_num_threads(2)
+    try:
+        calls = []
+        real = vector_math.side_by_side
+        monkeypatch.setattr(vector_math, "side_by_side", lambda *a: calls.append(a[2]) or real(*a))
+        monkeypatch.setattr(vector_math, "SIDE_BY_SIDE_MIN_MACS", 10**18)
+        want = grads()
+        monkeypatch.setattr(vector_math, "SIDE_BY_SIDE_MIN_MACS", 0)
+        got = grads()
+    finally:
+        vector_math.set_num_threads(None)
+    assert calls == [(15 * 40 * 8, 15 * 40 * 8)] * 2  # the products' size as the layer counts them
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -197,12 +197,21 @@ class LinearCrossEntropy(Function):
         else:
             w *= gy.reshape(-1)
         need = self.needs_input_grad or (True, True, True)
-        dh = None
-        if need[0]:
+
+        def input_grad() -> Any:
             dh = d @ weight
             dh *= w[:, None]
-            dh = dh.reshape(self.in_shape)
-        dw = (d.T @ (h * w[:, None])).astype(dtype, copy=False) if need[1] else None
+            return dh.reshape(self.in_shape)
+
+        def weight_grad() -> Any:
+            return (d.T @ (h * w[:, None])).astype(dtype, copy=False)
+
+        if need[0] and need[1] and backend.get_array_module(d) is np:
+            macs = d.size * h.shape[1]
+            dh, dw = vector_math.side_by_side(input_grad, weight_grad, (macs, macs))
+        else:
+            dh = input_grad() if need[0] else None
+            dw = weight_grad() if need[1] else None
         if not self.has_bias:
             return dh, dw
         db = (w @ d) if need[2] else None

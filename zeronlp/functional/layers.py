@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function, Tensor, as_tensor
-from . import basic
+from . import basic, vector_math
 from .basic import matmul, mul, require_float, reshape, sum, transpose
 
 
@@ -47,8 +47,19 @@ class LinearFunction(Function):
     def backward(self, gy):
         x, weight = self.x, self.weight
         gy2 = _rows(gy)
-        gx = (gy2 @ weight).reshape(*gy.shape[:-1], weight.shape[1]) if self.needs_input_grad[0] else None
-        gw = gy2.T @ _rows(x)
+
+        def input_grad():
+            return (gy2 @ weight).reshape(*gy.shape[:-1], weight.shape[1])
+
+        def weight_grad():
+            return gy2.T @ _rows(x)
+
+        if self.needs_input_grad[0]:
+            macs = gy2.size * weight.shape[1]
+            gx, gw = vector_math.side_by_side(input_grad, weight_grad, (macs, macs)) if isinstance(
+                gy2, np.ndarray) else (input_grad(), weight_grad())
+        else:
+            gx, gw = None, weight_grad()
         if self.has_bias:
             return gx, gw, gy2.sum(axis=0)
         return gx, gw
