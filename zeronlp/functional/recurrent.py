@@ -79,13 +79,20 @@ def _starts_at_zero(h0: Any) -> bool:
     return isinstance(h0, np.ndarray) and not h0.any()
 
 
-def _input_and_recurrent_grads(dz: Any, x: Any, hs: Any) -> tuple[Any, Any]:
-    """dW_ih = dZ^T X and dW_hh = dZ^T H_prev over all steps, as one GEMM dZ^T [X | H_prev]."""
+def _input_and_recurrent_grads(dz: Any, x: Any, hs: Any, zero_h0: bool = False) -> tuple[Any, Any]:
+    """dW_ih = dZ^T X and dW_hh = dZ^T H_prev over all steps, as one GEMM dZ^T [X | H_prev]. With
+    ``zero_h0`` the first step's rows of H_prev are zero: that GEMM leaves them out, and their share of
+    dW_ih is a small GEMM of its own."""
     xp = backend.get_array_module(dz)
     rows, inputs = dz.shape[0], x.shape[-1]
-    stacked = xp.concatenate([x.reshape(rows, inputs), hs[:-1].reshape(rows, hs.shape[-1])], axis=1)
-    both = dz.T @ stacked
-    return both[:, :inputs], both[:, inputs:]
+    first = hs.shape[1] if zero_h0 and rows > hs.shape[1] else 0  # rows of step 0 to leave out
+    x2 = x.reshape(rows, inputs)
+    stacked = xp.concatenate([x2[first:], hs[:-1].reshape(rows, hs.shape[-1])[first:]], axis=1)
+    both = dz[first:].T @ stacked
+    dw_ih, dw_hh = both[:, :inputs], both[:, inputs:]
+    if first:
+        dw_ih += dz[:first].T @ x2[:first]
+    return dw_ih, dw_hh
 
 
 def _step_weight(w_hh: Any) -> Any:
@@ -384,6 +391,7 @@ class RNNFunction(Function):
             else:
                 xp.tanh(z[t], out=z[t])
         self.x, self.hs, self.w_ih, self.w_hh, self.has_bias = x, hs, w_ih, w_hh, b_ih is not None
+        self.zero_h0 = skip_first
         y = z[::-1] if self.reverse else z
         return xp.ascontiguousarray(y), hs[T].copy()
 
@@ -417,7 +425,7 @@ class RNNFunction(Function):
             dx = (dz2 @ self.w_ih).reshape(T, B, self.w_ih.shape[1])
             if self.reverse:
                 dx = dx[::-1]
-        dw_ih, dw_hh = _input_and_recurrent_grads(dz2, self.x, self.hs)
+        dw_ih, dw_hh = _input_and_recurrent_grads(dz2, self.x, self.hs, self.zero_h0)
         grads = (dx, dh0, dw_ih, dw_hh)
         if self.has_bias:
             db = dz2.sum(axis=0)
@@ -480,6 +488,7 @@ class LSTMFunction(Function):
             _lstm_steps_numpy(gates, hs, cs, tanh_c, _step_weight(w_hh), peep, skip_first)
         if training:
             self.x, self.hs, self.cs, self.tanh_c, self.gates = x, hs, cs, tanh_c, gates
+            self.zero_h0 = skip_first
             self.w_ih, self.w_hh, self.peep = w_ih, w_hh, peep
             self.per_sequence_bias = b_ih is not None and b_ih.ndim == 2
         y = hs[1:][::-1] if self.reverse else hs[1:]
@@ -511,7 +520,7 @@ class LSTMFunction(Function):
             dx = (T4 @ self.w_ih).reshape(T, B, self.w_ih.shape[1])
             if self.reverse:
                 dx = dx[::-1]
-        dw_ih, dw_hh = _input_and_recurrent_grads(T4, self.x, self.hs)
+        dw_ih, dw_hh = _input_and_recurrent_grads(T4, self.x, self.hs, self.zero_h0)
         grads = (dx, dh if _wants(self, 1) else None, dc, dw_ih, dw_hh)
         if self.has_bias:
             db = T4.sum(axis=0)
@@ -647,6 +656,7 @@ class GRUFunction(Function):
         else:
             _gru_steps_numpy(gi, gh, b_hh, hs, acts, hn_part, w_hh_t, skip_first)
         self.x, self.hs, self.acts, self.hn_part = x, hs, acts, hn_part
+        self.zero_h0 = skip_first
         self.w_ih, self.w_hh, self.has_bias = w_ih, w_hh, b_ih is not None
         y = hs[1:][::-1] if self.reverse else hs[1:]
         return xp.ascontiguousarray(y), hs[T].copy()
@@ -693,7 +703,9 @@ class GRUFunction(Function):
             dx = (di2 @ self.w_ih).reshape(T, B, self.w_ih.shape[1])
             if self.reverse:
                 dx = dx[::-1]
-        dw_ih, dw_hh = di2.T @ self.x.reshape(T * B, self.x.shape[-1]), dr2.T @ hs[:-1].reshape(T * B, H)
+        first = B if self.zero_h0 and T > 1 else 0  # step 0's rows of H_prev are zero: left out
+        dw_ih = di2.T @ self.x.reshape(T * B, self.x.shape[-1])
+        dw_hh = dr2[first:].T @ hs[:-1].reshape(T * B, H)[first:]
         grads = (dx, dh if wants_h0 else None, dw_ih, dw_hh)
         if self.has_bias:
             grads += (di2.sum(axis=0), dr2.sum(axis=0))
