@@ -149,3 +149,77 @@ def test_operators_are_attached_by_functional():
     out = (2 - w.T @ w / 4) ** 2
     assert isinstance(out, zn.Tensor) and out.view(4).shape == (4,) and out.reshape((1, 4)).shape == (1, 4)
     assert w.astype(np.float64).dtype == np.float64 and w.transpose(1, 0).shape == (2, 2)
+
+
+# ---------------------------------------------------------------------------- gradients as .grad: copy or not
+
+
+class _KeepsItsGradient(zn.Function):
+    """Returns the same array for both inputs and keeps it: a leaf's .grad must be a copy."""
+
+    def forward(self, a, b):
+        return a + b
+
+    kept: list = []  # on the class: release() clears the instance after backward
+
+    def backward(self, gy):
+        self.kept.append(gy * 2)
+        return self.kept[-1], self.kept[-1]
+
+
+def test_a_leafs_first_gradient_is_copied_unless_the_function_says_it_is_fresh():
+    a, b = zn.Tensor(np.ones(3), requires_grad=True), zn.Tensor(np.ones(3), requires_grad=True)
+    _KeepsItsGradient()(a, b).backward(np.ones(3))
+    kept = _KeepsItsGradient.kept[-1]
+    assert a.grad is not kept and b.grad is not kept and a.grad is not b.grad
+    a.grad *= 10  # an optimizer scaling in place touches one leaf only
+    np.testing.assert_array_equal(b.grad, [2, 2, 2])
+    np.testing.assert_array_equal(kept, [2, 2, 2])
+
+
+@pytest.mark.parametrize("layer", ["linear", "embedding", "lstm", "linear_cross_entropy"])
+def test_fresh_gradients_of_the_large_layers_become_grad_without_a_copy(layer, monkeypatch):
+    """The layers that mark their gradients fresh hand over the very arrays backward returned (no copy of
+    a 26 MB weight gradient), with the values of the copying path."""
+    import importlib
+
+    module_name, class_name = {"linear": ("layers", "LinearFunction"), "embedding": ("embedding", "EmbeddingFunction"),
+                               "lstm": ("recurrent", "LSTMFunction"),
+                               "linear_cross_entropy": ("fused", "LinearCrossEntropy")}[layer]
+    cls = getattr(importlib.import_module(f"zeronlp.functional.{module_name}"), class_name)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 3, 8)).astype(np.float32)
+    ids = rng.integers(0, 10, size=(4, 3))
+    returned = []
+    real = cls.backward
+
+    def spy(self, *grads):
+        out = real(self, *grads)
+        returned.extend(g for g in (out if isinstance(out, tuple) else (out,)) if g is not None)
+        return out
+
+    monkeypatch.setattr(cls, "backward", spy)
+
+    def grads():
+        zn.manual_seed(0)
+        returned.clear()
+        if layer == "embedding":
+            module = zn.nn.Embedding(10, 8)
+            loss = (module(ids) ** 2).sum()
+        elif layer == "lstm":
+            module = zn.nn.LSTM(8, 5)
+            loss = (module(x)[0] ** 2).sum()
+        else:
+            module = zn.nn.Linear(8, 10)
+            loss = ((module(x) ** 2).sum() if layer == "linear"
+                    else F.linear_cross_entropy(zn.Tensor(x), module.weight, module.bias, ids))
+        loss.backward()
+        return [p.grad for p in module.parameters()]
+
+    fresh = grads()
+    assert fresh and all(any(g is r for r in returned) for g in fresh)
+    monkeypatch.setattr(cls, "fresh_grads", False)
+    copied = grads()
+    assert not any(g is r for g in copied for r in returned)
+    for a, b in zip(fresh, copied):
+        np.testing.assert_array_equal(a, b)

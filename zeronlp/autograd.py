@@ -262,7 +262,10 @@ class Tensor:
                         f"for input of shape {x.shape}"
                     )
                 if x.creator is None:
-                    x.grad = gx.copy() if x.grad is None else x.grad + gx
+                    if x.grad is None:
+                        x.grad = gx if function.fresh_grads else gx.copy()
+                    else:
+                        x.grad = x.grad + gx
                 else:
                     key = id(x)
                     grads[key] = (x, gx if key not in grads else grads[key][1] + gx)
@@ -354,11 +357,18 @@ class Function:
     Subclasses keep what backward needs on ``self`` and return ``None`` for inputs that get no
     gradient. ``backward`` receives one gradient per output (``None`` for an unused output);
     ``self.needs_input_grad[i]`` tells whether input ``i`` wants one, so work can be skipped.
+
+    A leaf's first gradient becomes its ``.grad`` as a copy (the Function might keep the array, or
+    return one array for two inputs, and optimizers scale ``.grad`` in place). A subclass whose
+    backward returns only new arrays that it keeps nowhere, one per input (disjoint views of one new
+    array count), sets ``fresh_grads = True`` and its arrays are taken as they are: the weight
+    gradients of the large layers, where the copies cost 3% of a 650-unit LSTM LM's training step.
     """
 
     generation = 0
     order = 0  # creation order among recorded Functions: breaks ties of generation deterministically
     needs_input_grad: tuple[bool, ...] = ()
+    fresh_grads = False
 
     def __call__(self, *inputs: Any) -> Any:
         tensors = [as_tensor(x) for x in inputs]

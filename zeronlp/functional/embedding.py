@@ -72,6 +72,8 @@ def scatter_add_rows(target: Any, ids: Any, rows: Any) -> Any:
 class EmbeddingFunction(Function):
     """y = W[ids] (rows of the weight);  dW = scatter-add of gy into the rows named by ids."""
 
+    fresh_grads = True  # backward's arrays are new and kept nowhere: leaves take them without a copy
+
     def __init__(self, ids: Any, padding_idx: int | None = None):
         self.ids, self.padding_idx = ids, padding_idx
 

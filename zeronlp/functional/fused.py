@@ -123,6 +123,8 @@ class LinearCrossEntropy(Function):
     Equal to ``softmax_cross_entropy(linear(h, W, b), t)`` up to float rounding.
     """
 
+    fresh_grads = True  # backward's arrays are new and kept nowhere: leaves take them without a copy
+
     def __init__(self, targets: Any, ignore_index: int = -100, reduction: str = "mean"):
         if reduction not in _REDUCTIONS:
             raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")

@@ -361,6 +361,8 @@ class RNNFunction(Function):
     Inputs ``x, h0, weight_ih, weight_hh[, bias_ih, bias_hh]``; outputs ``y, h_n``.
     """
 
+    fresh_grads = True  # backward's arrays are new and kept nowhere: leaves take them without a copy
+
     def __init__(self, nonlinearity: str = "tanh", reverse: bool = False):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"rnn: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
@@ -452,6 +454,8 @@ class LSTMFunction(Function):
     at every step, projected once instead of T times: ``nn.LSTM(..., static=s)``); its gradient is then
     sum_t dZ_t per sequence.
     """
+
+    fresh_grads = True  # backward's arrays are new and kept nowhere: leaves take them without a copy
 
     def __init__(self, has_bias: bool = True, peephole: bool = False, reverse: bool = False):
         self.has_bias, self.peephole, self.reverse = has_bias, peephole, reverse
@@ -624,6 +628,8 @@ class GRUFunction(Function):
     [dr', dz', dn' r], and dh_{t-1} = dh z + [dr', dz', dn' r] W_hh.
     Inputs ``x, h0, weight_ih, weight_hh[, bias_ih, bias_hh]``; outputs ``y, h_n``.
     """
+
+    fresh_grads = True  # backward's arrays are new and kept nowhere: leaves take them without a copy
 
     def __init__(self, reverse: bool = False):
         self.reverse = reverse
