@@ -348,3 +348,27 @@ def test_log_softmax_and_losses_keep_their_digits_next_to_a_large_maximum(offset
     for t in range(4):
         loss = F.softmax_cross_entropy(zn.Tensor(x), np.array([t])).data
         np.testing.assert_allclose(loss, -want[0, t], rtol=2e-7, atol=5e-7)
+
+
+@pytest.mark.parametrize("size", [1, 1000, (1 << 18) * 3 + 5])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_subtract_scaled_equals_numpy_bit_for_bit(size, threads):
+    """An optimizer's p -= lr * g in one compiled pass (chunks over threads) rounds as NumPy does."""
+    rng = np.random.default_rng(size)
+    y = rng.standard_normal(size).astype(np.float32)
+    x = rng.standard_normal(size).astype(np.float32)
+    want = y.copy()
+    want -= 0.1 * x
+    vector_math.set_num_threads(threads)
+    try:
+        vector_math.subtract_scaled(y, 0.1, x)
+    finally:
+        vector_math.set_num_threads(None)
+    np.testing.assert_array_equal(y, want)
+
+
+def test_subtract_scaled_falls_back_to_numpy_for_other_arrays():
+    y = np.arange(12, dtype=np.float64).reshape(3, 4)
+    x = np.ones((4, 3), dtype=np.float32).T  # not C-contiguous, another dtype
+    vector_math.subtract_scaled(y, 2.0, x)
+    np.testing.assert_array_equal(y, np.arange(12).reshape(3, 4) - 2.0)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import backend
+from ..functional import vector_math
 from .optimizer import Optimizer
 
 # elements per block of Adam's update on the CPU: 4 arrays' blocks + 2 work blocks = 3 MiB of float32, in
@@ -75,7 +76,7 @@ class SGD(Optimizer):
                 buf += (1 - group["dampening"]) * grad
             buf = state["momentum_buffer"]
             grad = grad + momentum * buf if group["nesterov"] else buf
-        param.data -= group["lr"] * grad
+        vector_math.subtract_scaled(param.data, group["lr"], grad)
 
 
 class AdaGrad(Optimizer):
