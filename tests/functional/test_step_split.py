@@ -1,6 +1,7 @@
-"""The LSTM steps split over threads by hidden units or by batch rows (recurrent._lstm_steps_compiled
-and the backward walk), the thread runner under them (vector_math.run_parts) and the OpenBLAS idle-spin setting that
-decides whether the split is used (zeronlp/_blas_spin.py, backend.blas_threads_sleep)."""
+"""Work split over threads: the LSTM steps by hidden units or by batch rows (recurrent._lstm_steps_compiled
+and the backward walk), backward GEMMs side by side (vector_math.side_by_side), the thread runner under
+them (vector_math.run_parts) and the OpenBLAS idle-spin setting that decides whether they are used
+(zeronlp/_blas_spin.py, backend.blas_threads_sleep)."""
 
 import os
 import subprocess
