@@ -169,3 +169,32 @@ def test_lstm_backward_numba_kernel_equals_numpy(dtype, bias, peephole, reverse,
 def test_lstm_gradcheck_on_the_numpy_path(monkeypatch):
     monkeypatch.setattr(R, "USE_NUMBA", False)
     zn.gradcheck(_flat("lstm", True, True, False, False), _inputs("lstm", True, True))
+
+
+def _gru_grads(arrays, bias, reverse, use_numba, monkeypatch, which_out):
+    monkeypatch.setattr(R, "USE_NUMBA", use_numba)
+    tensors = [zn.Tensor(a, requires_grad=True) for a in arrays]
+    x, h0, wi, wh, *rest = tensors
+    y, h_n = R.gru(x, h0, wi, wh, *(rest if bias else ()), reverse=reverse)
+    rng = np.random.default_rng(3)
+    loss = 0
+    for k, out in enumerate((y, h_n)):
+        if k in which_out:
+            loss = loss + (out * zn.Tensor(rng.standard_normal(out.shape).astype(out.dtype))).sum()
+    loss.backward()
+    return [t.grad for t in tensors]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bias,reverse", [(True, False), (False, True)])
+@pytest.mark.parametrize("which_out", [(0, 1), (1,)])
+def test_gru_backward_numba_kernel_equals_numpy(dtype, bias, reverse, which_out, monkeypatch):
+    pytest.importorskip("numba")
+    arrays = [a.astype(dtype) for a in _inputs("gru", bias, False, seed=6)]
+    numpy_grads = _gru_grads(arrays, bias, reverse, False, monkeypatch, which_out)
+    numba_grads = _gru_grads(arrays, bias, reverse, True, monkeypatch, which_out)
+    assert R._numba_kernel(R._gru_gate_grads_step) is not None
+    tol = dict(rtol=2e-5, atol=2e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)
+    for a, b in zip(numpy_grads, numba_grads):
+        assert b.dtype == dtype
+        np.testing.assert_allclose(b, a, **tol)

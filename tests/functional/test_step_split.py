@@ -37,12 +37,12 @@ def _data(hidden, seed=0, T=6, B=4, inputs=5):
     return x, h0, c0, weights
 
 
-def _assert_equal_outputs(got, want):
+def _assert_equal_outputs(got, want, atol=1e-6):
     assert len(got) == len(want)
     for a, b in zip(got, want):
         assert (a is None) == (b is None)
         if a is not None:
-            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=atol)
 
 
 @pytest.mark.parametrize("hidden", [64, 100])
@@ -353,3 +353,38 @@ def test_output_layer_gradients_side_by_side_equal_one_after_the_other(monkeypat
     assert calls == [(15 * 40 * 8, 15 * 40 * 8)] * 2  # the products' size as the layer counts them
     for a, b in zip(got, want):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("start", ["state", "zero state without grad"])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_gru_row_split_equals_one_thread(row_split, start, reverse):
+    """The GRU's steps by batch rows (7 = 2 + 2 + 3) forward and backward: as on one thread."""
+    import zeronlp as zn
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((6, 7, 5)).astype(np.float32)
+    h0 = np.zeros((7, 40), np.float32) if start != "state" else rng.standard_normal((7, 40)).astype(np.float32)
+    weights = [(rng.standard_normal(s) * 0.3).astype(np.float32) for s in ((120, 5), (120, 40), (120,), (120,))]
+    assert recurrent._row_ranges(7, 40, 3) == [(0, 2, 0, 40), (2, 4, 0, 40), (4, 7, 0, 40)]
+
+    def run():
+        tensors = [zn.Tensor(a, requires_grad=k != 1 or start == "state") for k, a in enumerate((x, h0, *weights))]
+        y, h_n = recurrent.gru(*tensors, reverse=reverse)
+        ((y * y).sum() + h_n.sum()).backward()
+        return [y.data, h_n.data] + [t.grad for t in tensors]
+
+    got = run()
+    vector_math.set_num_threads(1)
+    want = run()
+    # float rounding of step GEMMs over 2-3 rows vs 7 (gradients of size ~10: 2e-6 apart seen)
+    _assert_equal_outputs(got, want, atol=1e-5)
+
+
+def test_gru_takes_no_unit_split(monkeypatch):
+    monkeypatch.setattr(backend, "blas_threads_sleep", lambda: True)
+    vector_math.set_num_threads(2)
+    try:
+        assert recurrent._row_ranges(20, 650, 3) == [(0, 20, 0, 650)]  # units would be split: none
+        assert recurrent._row_ranges(128, 128, 3) == [(0, 64, 0, 128), (64, 128, 0, 128)]
+    finally:
+        vector_math.set_num_threads(None)

@@ -289,6 +289,64 @@ def _gru_steps_numpy(gi: Any, gh: Any, b_hh: Any, hs: Any, acts: Any, hn_part: A
         h += n
 
 
+def _row_ranges(batch: int, hidden: int, gates: int) -> list[StepRange]:
+    """:func:`_step_ranges` for kernels that take whole rows only (the GRU's): no split where that
+    would split the hidden units."""
+    ranges = _step_ranges(batch, hidden, gates)
+    return ranges if ranges[0][2:] == (0, hidden) else [(0, batch, 0, hidden)]
+
+
+def _gru_steps_compiled(step: Any, gi: Any, b_hh: Any, hs: Any, acts: Any, hn_part: Any, w_hh_t: Any,
+                        skip_first: bool) -> None:
+    """The GRU forward steps with the compiled gate kernel, in place as :func:`_gru_steps_numpy`; with
+    several threads and enough rows each thread runs its own batch rows through every step."""
+    T, B, H3 = gi.shape
+
+    def run(b0: int, b1: int, u0: int, u1: int, barrier: Any) -> None:
+        gh = np.empty((b1 - b0, H3), dtype=gi.dtype)
+        for t in range(T):
+            _gru_step_recurrent(t, skip_first, hs[:, b0:b1], w_hh_t, gh)
+            if b_hh is not None:
+                gh += b_hh
+            step(gi[t, b0:b1], gh, hs[t, b0:b1], acts[t, b0:b1], hn_part[t, b0:b1], hs[t + 1, b0:b1])
+
+    _run_ranges(_row_ranges(B, H3 // 3, 3), run)
+
+
+def _gru_gate_grads_step(dh, gy_t, acts_t, hn_t, h_prev, d_in, d_rec, has_gy, one):  # pragma: no cover
+    """One backward step of the GRU gate math, every (b, j) in one pass (compiled by numba).
+
+    In: dh = dL/dh_t from step t+1 (``gy_t`` added in place when ``has_gy``), the activations
+    ``acts_t`` = (r, z, n), ``hn_t`` = h_{t-1} W_hn^T + b_hn, h_{t-1}. Out: the input-side gradients
+    ``d_in`` = (dr', dz', dn'), the recurrent side ``d_rec`` = (dr', dz', dn' r), and dh <- dh z; the
+    caller then adds d_rec W_hh (a GEMM) to dh:
+
+        dn' = dh (1 - z)(1 - n^2),  dz' = dh (h_{t-1} - n) z (1 - z),  dr' = dn' hn r (1 - r).
+    The products of :meth:`GRUFunction.backward`'s NumPy loop, without its (T, B, H) factor arrays and its
+    eight ufunc calls per step; loops over row slices from 0, which LLVM vectorizes.
+    """
+    B, H = dh.shape
+    for b in range(B):
+        dhb = dh[b]
+        if has_gy:
+            gyb = gy_t[b]
+            for j in range(H):
+                dhb[j] += gyb[j]
+        ab, ib, rb = acts_t[b], d_in[b], d_rec[b]
+        r_, z_, n_ = ab[:H], ab[H:2 * H], ab[2 * H:]
+        ir, iz, i_n = ib[:H], ib[H:2 * H], ib[2 * H:]
+        rr, rz, rn = rb[:H], rb[H:2 * H], rb[2 * H:]
+        hnb, hpb = hn_t[b], h_prev[b]
+        for j in range(H):
+            dhv, r, z, n = dhb[j], r_[j], z_[j], n_[j]
+            dn = dhv * ((one - z) * (one - n * n))
+            dz = dhv * ((hpb[j] - n) * z * (one - z))
+            dr = dn * (hnb[j] * r * (one - r))
+            ir[j], iz[j], i_n[j] = dr, dz, dn
+            rr[j], rz[j], rn[j] = dr, dz, dn * r
+            dhb[j] = dhv * z
+
+
 def _lstm_gate_grads_step(dh, dc, gy_t, a_t, c_prev, tanh_c_t, d_t, peep, has_gy, one, u0):  # pragma: no cover
     """One backward step of the LSTM gate math for the hidden units u0 <= j < u0 + n, every (b, j) in one
     pass (compiled by numba); ``dh`` is those units' (B, n) dL/dh_t, every other array has all H units.
@@ -336,18 +394,23 @@ _KERNELS: dict[str, Any] = {}
 USE_NUMBA = True
 
 
-def _numba_gate_grads() -> Any:
-    """:func:`_lstm_gate_grads_step` compiled by numba (cached on disk), or None without numba."""
-    kernel = _KERNELS.get("lstm_backward")
+def _numba_kernel(function: Any) -> Any:
+    """``function`` compiled by numba (cached on disk), or None without numba."""
+    kernel = _KERNELS.get(function.__name__)
     if kernel is None:
         try:
             import numba
         except ImportError:
             kernel = False
         else:
-            kernel = numba.njit(cache=True, fastmath=True, nogil=True)(_lstm_gate_grads_step)
-        _KERNELS["lstm_backward"] = kernel
+            kernel = numba.njit(cache=True, fastmath=True, nogil=True)(function)
+        _KERNELS[function.__name__] = kernel
     return kernel or None
+
+
+def _numba_gate_grads() -> Any:
+    """:func:`_lstm_gate_grads_step` compiled by numba, or None without numba."""
+    return _numba_kernel(_lstm_gate_grads_step)
 
 
 # ---------------------------------------------------------------------------- Elman RNN
@@ -653,12 +716,7 @@ class GRUFunction(Function):
         compiled = vector_math.kernels(gi, hs, w_hh_t, *(() if b_hh is None else (b_hh,)))
         skip_first = _starts_at_zero(h0)
         if compiled is not None:  # each step's gate math in one compiled pass (vector_math)
-            step = compiled["gru_gates_forward"]
-            for t in range(T):
-                _gru_step_recurrent(t, skip_first, hs, w_hh_t, gh)
-                if b_hh is not None:
-                    gh += b_hh
-                step(gi[t], gh, hs[t], acts[t], hn_part[t], hs[t + 1])
+            _gru_steps_compiled(compiled["gru_gates_forward"], gi, b_hh, hs, acts, hn_part, w_hh_t, skip_first)
         else:
             _gru_steps_numpy(gi, gh, b_hh, hs, acts, hn_part, w_hh_t, skip_first)
         self.x, self.hs, self.acts, self.hn_part = x, hs, acts, hn_part
@@ -671,24 +729,38 @@ class GRUFunction(Function):
         """The step-by-step reference (for create_graph)."""
         return gru_reference(x, h0, w_ih, w_hh, b_ih, b_hh, self.reverse)
 
-    def backward(self, gy, gh_n):
+    def _steps_numba(self, kernel, gy, dh, d_in, d_rec, wants_h0):
+        """The backward walk with the gate math in one compiled pass per step; with several threads and
+        enough rows each thread walks its own batch rows back (:func:`_row_ranges`)."""
+        acts, hs, hn_part, w_hh = self.acts, self.hs, self.hn_part, self.w_hh
+        T, B, H = hn_part.shape
+        dtype = acts.dtype
+        gy = None if gy is None else np.ascontiguousarray(gy, dtype=dtype)
+        one = dtype.type(1)
+
+        def run(b0: int, b1: int, u0: int, u1: int, barrier: Any) -> None:
+            dh_rows, back = dh[b0:b1], np.empty((b1 - b0, H), dtype=dtype)
+            for t in range(T - 1, -1, -1):
+                gy_t = dh_rows if gy is None else gy[t, b0:b1]
+                kernel(dh_rows, gy_t, acts[t, b0:b1], hn_part[t, b0:b1], hs[t, b0:b1], d_in[t, b0:b1],
+                       d_rec[t, b0:b1], gy is not None, one)
+                if t > 0 or wants_h0:
+                    np.matmul(d_rec[t, b0:b1], w_hh, out=back)
+                    dh_rows += back
+
+        _run_ranges(_row_ranges(B, H, 3) if dtype == np.float32 else [(0, B, 0, H)], run)
+
+    def _steps_numpy(self, gy, dh, d_in, d_rec, wants_h0):
+        """The backward walk in NumPy ufuncs (the reference; CuPy arrays, no numba)."""
         xp = backend.get_array_module(self.hs)
         acts, hs, w_hh = self.acts, self.hs, self.w_hh
-        T, B = acts.shape[:2]
         H = hs.shape[2]
-        dtype = acts.dtype
         r, z, n = acts[..., :H], acts[..., H:2 * H], acts[..., 2 * H:]
         n_factor = (1 - z) * (1 - n * n)
         z_factor = (hs[:-1] - n) * z * (1 - z)
         r_factor = self.hn_part * r * (1 - r)
-        if gy is not None:
-            gy = gy[::-1] if self.reverse else gy
-        d_in = xp.empty((T, B, 3 * H), dtype=dtype)
-        d_rec = xp.empty((T, B, 3 * H), dtype=dtype)
-        dh = xp.zeros((B, H), dtype=dtype) if gh_n is None else gh_n.copy()
-        back = xp.empty((B, H), dtype=dtype)
-        wants_h0 = _wants(self, 1)
-        for t in range(T - 1, -1, -1):
+        back = xp.empty_like(dh)
+        for t in range(acts.shape[0] - 1, -1, -1):
             if gy is not None:
                 dh += gy[t]
             di, dr_ = d_in[t], d_rec[t]
@@ -702,6 +774,25 @@ class GRUFunction(Function):
             dh *= z[t]
             xp.matmul(dr_, w_hh, out=back)
             dh += back
+
+    def backward(self, gy, gh_n):
+        xp = backend.get_array_module(self.hs)
+        acts, hs = self.acts, self.hs
+        T, B = acts.shape[:2]
+        H = hs.shape[2]
+        dtype = acts.dtype
+        if gy is not None:
+            gy = gy[::-1] if self.reverse else gy
+        d_in = xp.empty((T, B, 3 * H), dtype=dtype)
+        d_rec = xp.empty((T, B, 3 * H), dtype=dtype)
+        dh = xp.zeros((B, H), dtype=dtype) if gh_n is None else gh_n.copy()
+        wants_h0 = _wants(self, 1)
+        numba_ok = USE_NUMBA and xp is np and dtype in (np.float32, np.float64)
+        kernel = _numba_kernel(_gru_gate_grads_step) if numba_ok else None
+        if kernel is not None:
+            self._steps_numba(kernel, gy, dh, d_in, d_rec, wants_h0)
+        else:
+            self._steps_numpy(gy, dh, d_in, d_rec, wants_h0)
         di2 = d_in.reshape(T * B, 3 * H)
         dr2 = d_rec.reshape(T * B, 3 * H)
         dx = None
