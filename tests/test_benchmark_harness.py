@@ -50,3 +50,13 @@ def test_generic_and_generic_fused_compute_the_same_loss():
         train, evaluate = lstm.generic_fns(name, windows, 30)
         losses[name] = (evaluate(), train(), evaluate())
     np.testing.assert_allclose(losses["generic"], losses["generic-fused"], rtol=1e-5)
+
+
+def test_gru_benchmark_runs_and_reports_a_ratio_per_case():
+    import argparse
+
+    from benchmarks import gru
+
+    rows = gru.run(1, argparse.Namespace(quick=True))
+    assert [r["case"] for r in rows] == ["B=128 I=64 H=128 T=20", "B=20 I=650 H=650 T=35"]
+    assert all(r["zeronlp_ms"] > 0 for r in rows)
