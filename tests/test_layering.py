@@ -26,7 +26,7 @@ PACKAGE = "zeronlp"
 PACKAGE_DIR = Path(__file__).resolve().parents[1] / PACKAGE
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [  # (label, first components after "zeronlp.")
-    ("backend/errors/fileio/progress", ("_blas_spin", "backend", "errors", "fileio", "progress")),
+    ("backend/errors/fileio/progress", ("_blas_spin", "_malloc_tuning", "backend", "errors", "fileio", "progress")),
     ("serialization", ("serialization",)),
     ("autograd", ("autograd",)),
     ("gradcheck/functional", ("gradcheck", "functional")),

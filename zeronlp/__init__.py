@@ -7,8 +7,9 @@ factories (``zn.zeros``, ``zn.randn``, ``zn.arange``, ...), and the errors zeron
 (``zn.ZeronlpError`` and its family).
 """
 
-# _blas_spin first: it sets OpenBLAS's idle spin before NumPy loads OpenBLAS
-from . import _blas_spin, backend, data, embeddings, functional, models, nn, optim, tasks, train, viz
+# _blas_spin first: it sets OpenBLAS's idle spin before NumPy loads OpenBLAS; _malloc_tuning: glibc's
+# thresholds, so a step's large arrays are reused instead of faulted in again at every step
+from . import _blas_spin, _malloc_tuning, backend, data, embeddings, functional, models, nn, optim, tasks, train, viz
 from . import functional as F  # noqa: N812 - the conventional alias
 from .autograd import Function, Tensor, as_tensor, enable_grad, grad, is_grad_enabled, no_grad, tensor
 from .backend import get_default_dtype, get_num_threads, manual_seed, set_default_dtype, set_num_threads, use_device
