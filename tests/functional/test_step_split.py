@@ -19,13 +19,23 @@ pytest.importorskip("numba")
 
 
 @pytest.fixture
-def split(monkeypatch):
+def threads(monkeypatch):
+    """``threads(n, blas_sleeps=True)``: zeronlp's kernels on n threads, and BLAS's threads taken to sleep
+    soon after each call (or not), as on a machine where splitting work pays; undone after the test."""
+
+    def set_threads(count, blas_sleeps=True):
+        monkeypatch.setattr(backend, "blas_threads_sleep", lambda: blas_sleeps)
+        vector_math.set_num_threads(count)
+
+    yield set_threads
+    vector_math.set_num_threads(None)
+
+
+@pytest.fixture
+def split(monkeypatch, threads):
     """Every LSTM step loop split over three threads (however small), as on a machine where it pays."""
     monkeypatch.setattr(recurrent, "SPLIT_MIN_MACS", 0)
-    monkeypatch.setattr(backend, "blas_threads_sleep", lambda: True)
-    vector_math.set_num_threads(3)
-    yield
-    vector_math.set_num_threads(None)
+    threads(3)
 
 
 def _data(hidden, seed=0, T=6, B=4, inputs=5):
@@ -62,15 +72,12 @@ def test_split_steps_equal_one_thread(split, run_lstm, hidden, reverse, grad, gy
 
 
 @pytest.fixture
-def row_split(monkeypatch):
+def row_split(monkeypatch, threads):
     """Every LSTM step loop split over three threads by batch rows (however small)."""
     monkeypatch.setattr(recurrent, "SPLIT_MIN_MACS", 10**18)
     monkeypatch.setattr(recurrent, "ROW_SPLIT_MIN_ROWS", 2)
     monkeypatch.setattr(recurrent, "ROW_SPLIT_MIN_MACS", 0)
-    monkeypatch.setattr(backend, "blas_threads_sleep", lambda: True)
-    vector_math.set_num_threads(3)
-    yield
-    vector_math.set_num_threads(None)
+    threads(3)
 
 
 @pytest.mark.parametrize("reverse", [False, True])
@@ -94,32 +101,24 @@ def test_row_split_steps_equal_one_thread(row_split, run_lstm, reverse, grad, gy
         assert got[4] is None and got[5] is None  # no gradient asked of the zero state, none made
 
 
-def test_split_is_not_used_while_blas_threads_spin(monkeypatch):
+def test_split_is_not_used_while_blas_threads_spin(monkeypatch, threads):
     monkeypatch.setattr(recurrent, "SPLIT_MIN_MACS", 0)
-    monkeypatch.setattr(backend, "blas_threads_sleep", lambda: False)
-    vector_math.set_num_threads(4)
-    try:
-        assert recurrent._step_ranges(20, 650, 4) == [(0, 20, 0, 650)]
-        assert recurrent._step_ranges(128, 128, 4) == [(0, 128, 0, 128)]
-    finally:
-        vector_math.set_num_threads(None)
+    threads(4, blas_sleeps=False)
+    assert recurrent._step_ranges(20, 650, 4) == [(0, 20, 0, 650)]
+    assert recurrent._step_ranges(128, 128, 4) == [(0, 128, 0, 128)]
 
 
-def test_steps_are_split_where_it_was_measured_to_pay(monkeypatch):
-    monkeypatch.setattr(backend, "blas_threads_sleep", lambda: True)
-    vector_math.set_num_threads(2)
-    try:
-        assert recurrent._step_ranges(20, 100, 4) == [(0, 20, 0, 100)]  # the RNNLM: too small for either
-        assert recurrent._step_ranges(20, 650, 4) == [(0, 20, 0, 328), (0, 20, 328, 650)]  # few rows: units
-        assert recurrent._step_ranges(64, 650, 4) == [(0, 64, 0, 328), (0, 64, 328, 650)]
-        assert recurrent._step_ranges(128, 512, 4) == [(0, 128, 0, 256), (0, 128, 256, 512)]
-        # the book's seq2seq on addition (H = 128) and on dates (H = 256), batch 128: rows
-        assert recurrent._step_ranges(128, 128, 4) == [(0, 64, 0, 128), (64, 128, 0, 128)]
-        assert recurrent._step_ranges(128, 256, 4) == [(0, 64, 0, 256), (64, 128, 0, 256)]
-        assert recurrent._step_ranges(64, 64, 4) == [(0, 32, 0, 64), (32, 64, 0, 64)]
-        assert recurrent._step_ranges(32, 128, 4) == [(0, 32, 0, 128)]  # 16 rows a thread: too few
-    finally:
-        vector_math.set_num_threads(None)
+def test_steps_are_split_where_it_was_measured_to_pay(threads):
+    threads(2)
+    assert recurrent._step_ranges(20, 100, 4) == [(0, 20, 0, 100)]  # the RNNLM: too small for either
+    assert recurrent._step_ranges(20, 650, 4) == [(0, 20, 0, 328), (0, 20, 328, 650)]  # few rows: units
+    assert recurrent._step_ranges(64, 650, 4) == [(0, 64, 0, 328), (0, 64, 328, 650)]
+    assert recurrent._step_ranges(128, 512, 4) == [(0, 128, 0, 256), (0, 128, 256, 512)]
+    # the book's seq2seq on addition (H = 128) and on dates (H = 256), batch 128: rows
+    assert recurrent._step_ranges(128, 128, 4) == [(0, 64, 0, 128), (64, 128, 0, 128)]
+    assert recurrent._step_ranges(128, 256, 4) == [(0, 64, 0, 256), (64, 128, 0, 256)]
+    assert recurrent._step_ranges(64, 64, 4) == [(0, 32, 0, 64), (32, 64, 0, 64)]
+    assert recurrent._step_ranges(32, 128, 4) == [(0, 32, 0, 128)]  # 16 rows a thread: too few
 
 
 @pytest.mark.parametrize("hidden, parts", [(64, 2), (100, 3), (650, 2), (650, 7), (1000, 16)])
@@ -284,13 +283,10 @@ def test_single_threaded_block_in_a_worker_thread_sets_and_restores():
 
 
 @pytest.fixture
-def side_by_side_always(monkeypatch):
+def side_by_side_always(monkeypatch, threads):
     """Every pair of backward products run side by side, however small (as on a machine where it pays)."""
     monkeypatch.setattr(vector_math, "SIDE_BY_SIDE_MIN_MACS", 0)
-    monkeypatch.setattr(backend, "blas_threads_sleep", lambda: True)
-    vector_math.set_num_threads(2)
-    yield
-    vector_math.set_num_threads(None)
+    threads(2)
 
 
 def test_side_by_side_runs_both_at_once_on_one_blas_thread_each(side_by_side_always):
@@ -321,7 +317,7 @@ def test_side_by_side_only_for_products_of_similar_size(side_by_side_always, mac
 
 
 @pytest.mark.parametrize("fused", [False, True])
-def test_output_layer_gradients_side_by_side_equal_one_after_the_other(monkeypatch, fused):
+def test_output_layer_gradients_side_by_side_equal_one_after_the_other(monkeypatch, threads, fused):
     """Linear's and linear_cross_entropy's dx and dW, computed at once on two threads, equal the
     sequential ones."""
     import zeronlp as zn
@@ -338,18 +334,14 @@ def test_output_layer_gradients_side_by_side_equal_one_after_the_other(monkeypat
         loss.backward()
         return [t.grad.data for t in (h, w, b)]
 
-    monkeypatch.setattr(backend, "blas_threads_sleep", lambda: True)
-    vector_math.set_num_threads(2)
-    try:
-        calls = []
-        real = vector_math.side_by_side
-        monkeypatch.setattr(vector_math, "side_by_side", lambda *a: calls.append(a[2]) or real(*a))
-        monkeypatch.setattr(vector_math, "SIDE_BY_SIDE_MIN_MACS", 10**18)
-        want = grads()
-        monkeypatch.setattr(vector_math, "SIDE_BY_SIDE_MIN_MACS", 0)
-        got = grads()
-    finally:
-        vector_math.set_num_threads(None)
+    threads(2)
+    calls = []
+    real = vector_math.side_by_side
+    monkeypatch.setattr(vector_math, "side_by_side", lambda *a: calls.append(a[2]) or real(*a))
+    monkeypatch.setattr(vector_math, "SIDE_BY_SIDE_MIN_MACS", 10**18)
+    want = grads()
+    monkeypatch.setattr(vector_math, "SIDE_BY_SIDE_MIN_MACS", 0)
+    got = grads()
     assert calls == [(15 * 40 * 8, 15 * 40 * 8)] * 2  # the products' size as the layer counts them
     for a, b in zip(got, want):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
@@ -380,11 +372,7 @@ def test_gru_row_split_equals_one_thread(row_split, start, reverse):
     _assert_equal_outputs(got, want, atol=1e-5)
 
 
-def test_gru_takes_no_unit_split(monkeypatch):
-    monkeypatch.setattr(backend, "blas_threads_sleep", lambda: True)
-    vector_math.set_num_threads(2)
-    try:
-        assert recurrent._row_ranges(20, 650, 3) == [(0, 20, 0, 650)]  # units would be split: none
-        assert recurrent._row_ranges(128, 128, 3) == [(0, 64, 0, 128), (64, 128, 0, 128)]
-    finally:
-        vector_math.set_num_threads(None)
+def test_gru_takes_no_unit_split(threads):
+    threads(2)
+    assert recurrent._row_ranges(20, 650, 3) == [(0, 20, 0, 650)]  # units would be split: none
+    assert recurrent._row_ranges(128, 128, 3) == [(0, 64, 0, 128), (64, 128, 0, 128)]

@@ -656,6 +656,7 @@ class LSTMFunction(Function):
         o_dtanh *= o
         dz = xp.empty((T, B, 4 * H), dtype=dtype)
         tmp = xp.empty((B, H), dtype=dtype)
+        wants_h0 = _wants(self, 1)
         for t in range(T - 1, -1, -1):
             if gy is not None:
                 dh += gy[t]
@@ -672,7 +673,7 @@ class LSTMFunction(Function):
             if peep is not None:
                 dc += d[:, :H] * peep[0]
                 dc += d[:, H:2 * H] * peep[1]
-            if t > 0 or _wants(self, 1):
+            if t > 0 or wants_h0:
                 xp.matmul(d, w_hh, out=dh)
         return dz
 
@@ -711,13 +712,13 @@ class GRUFunction(Function):
         hn_part = xp.empty((T, B, H), dtype=dtype)  # h W_hn^T + b_hn
         hs = xp.empty((T + 1, B, H), dtype=dtype)
         hs[0] = h0
-        gh = xp.empty((B, 3 * H), dtype=dtype)
         w_hh_t = _step_weight(w_hh)
         compiled = vector_math.kernels(gi, hs, w_hh_t, *(() if b_hh is None else (b_hh,)))
         skip_first = _starts_at_zero(h0)
         if compiled is not None:  # each step's gate math in one compiled pass (vector_math)
             _gru_steps_compiled(compiled["gru_gates_forward"], gi, b_hh, hs, acts, hn_part, w_hh_t, skip_first)
         else:
+            gh = xp.empty((B, 3 * H), dtype=dtype)
             _gru_steps_numpy(gi, gh, b_hh, hs, acts, hn_part, w_hh_t, skip_first)
         self.x, self.hs, self.acts, self.hn_part = x, hs, acts, hn_part
         self.zero_h0 = skip_first
