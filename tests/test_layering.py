@@ -48,7 +48,7 @@ ROOT_LAYER = len(LAYERS) - 1  # ``import zeronlp`` pulls in everything: only the
 
 # Optional or heavy third-party libraries: importing them on first use keeps ``import zeronlp`` light.
 LAZY_IMPORTS_ALLOWED = frozenset({
-    "matplotlib", "tqdm", "cupy", "cupyx", "scipy", "safetensors", "numba", "threadpoolctl", "mpi4py",
+    "matplotlib", "tqdm", "cupy", "cupyx", "scipy", "safetensors", "numba", "llvmlite", "threadpoolctl", "mpi4py",
     "torch", "gensim", "sklearn", "pandas", "IPython", "graphviz", "fugashi",
     "starlette", "uvicorn",
 })

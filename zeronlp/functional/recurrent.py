@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function, Tensor, is_grad_enabled
-from . import activation, basic, vector_math
+from . import activation, basic, packed_gemm, vector_math
 from .layers import linear
 
 # ---------------------------------------------------------------------------- helpers
@@ -80,19 +80,25 @@ def _starts_at_zero(h0: Any) -> bool:
 
 
 def _input_and_recurrent_grads(dz: Any, x: Any, hs: Any, zero_h0: bool = False) -> tuple[Any, Any]:
-    """dW_ih = dZ^T X and dW_hh = dZ^T H_prev over all steps, as one GEMM dZ^T [X | H_prev]. With
-    ``zero_h0`` the first step's rows of H_prev are zero: that GEMM leaves them out, and their share of
-    dW_ih is a small GEMM of its own."""
-    xp = backend.get_array_module(dz)
-    rows, inputs = dz.shape[0], x.shape[-1]
+    """dW_ih = dZ^T X and dW_hh = dZ^T H_prev over all steps: two GEMMs, side by side on two threads
+    where that pays (:func:`vector_math.side_by_side`), each into its own contiguous array, which a
+    gradient-norm clip and an optimizer step then read in one pass (one GEMM dZ^T [X | H_prev] left two
+    strided views: the clip copied them, SGD fell back to NumPy's temporaries). With ``zero_h0`` the
+    first step's rows of H_prev are zero: dW_hh leaves them out."""
+    rows = dz.shape[0]
     first = hs.shape[1] if zero_h0 and rows > hs.shape[1] else 0  # rows of step 0 to leave out
-    x2 = x.reshape(rows, inputs)
-    stacked = xp.concatenate([x2[first:], hs[:-1].reshape(rows, hs.shape[-1])[first:]], axis=1)
-    both = dz[first:].T @ stacked
-    dw_ih, dw_hh = both[:, :inputs], both[:, inputs:]
-    if first:
-        dw_ih += dz[:first].T @ x2[:first]
-    return dw_ih, dw_hh
+    x2, h2 = x.reshape(rows, x.shape[-1]), hs[:-1].reshape(rows, hs.shape[-1])
+
+    def input_grad() -> Any:
+        return dz.T @ x2
+
+    def recurrent_grad() -> Any:
+        return dz[first:].T @ h2[first:]
+
+    if not isinstance(dz, np.ndarray):
+        return input_grad(), recurrent_grad()
+    macs = (dz.shape[1] * rows * x2.shape[1], dz.shape[1] * (rows - first) * h2.shape[1])
+    return vector_math.side_by_side(input_grad, recurrent_grad, macs)
 
 
 def _step_weight(w_hh: Any) -> Any:
@@ -237,16 +243,16 @@ def _lstm_steps_compiled(step: Any, gates: Any, hs: Any, cs: Any, tanh_c: Any, w
     H = H4 // 4
     each_step = tanh_c.shape[0] == T  # kept for backward, else one buffer
     ranges = _step_ranges(B, H, 4)
-    whole_weight = _step_weight(w_hh) if ranges[0][2:] == (0, H) else None  # shared by row ranges
+    rows = min(b1 - b0 for b0, b1, _, _ in ranges)
+    whole_weight = packed_gemm.pack(w_hh, rows) if ranges[0][2:] == (0, H) else None  # shared by row ranges
 
     def run(b0: int, b1: int, u0: int, u1: int, barrier: Any) -> None:
-        # (H, 4n): W_hh^T's columns of these units in gate order i, f, g, o
-        w_t = whole_weight if (u0, u1) == (0, H) else np.ascontiguousarray(
-            w_hh.reshape(4, H, H)[:, u0:u1].reshape(4 * (u1 - u0), H).T)
-        rec = np.empty((b1 - b0, w_t.shape[1]), dtype=gates.dtype)
+        # h W^T over the gate rows of W_hh of these units, in gate order i, f, g, o, packed once
+        weight = whole_weight if (u0, u1) == (0, H) else packed_gemm.pack(w_hh.reshape(4, H, H)[:, u0:u1], rows)
+        rec = np.empty((b1 - b0, 4 * (u1 - u0)), dtype=gates.dtype)
         for t in range(T):
             if t > 0 or not skip_first:
-                np.matmul(hs[t, b0:b1], w_t, out=rec)
+                weight(hs[t, b0:b1], rec)
             else:
                 rec.fill(0)
             step(gates[t, b0:b1], rec, cs[t, b0:b1], cs[t + 1, b0:b1], tanh_c[t if each_step else 0, b0:b1],
@@ -257,10 +263,10 @@ def _lstm_steps_compiled(step: Any, gates: Any, hs: Any, cs: Any, tanh_c: Any, w
     _run_ranges(ranges, run)
 
 
-def _gru_step_recurrent(t: int, skip_first: bool, hs: Any, w_hh_t: Any, gh: Any) -> None:
-    """gh <- h_{t-1} W_hh^T (zero at step 0 when h_0 is zero: no GEMM)."""
+def _gru_step_recurrent(t: int, skip_first: bool, hs: Any, weight: Any, gh: Any) -> None:
+    """gh <- h_{t-1} W_hh^T by ``weight(h, out)`` (zero at step 0 when h_0 is zero: no GEMM)."""
     if t > 0 or not skip_first:
-        backend.get_array_module(gh).matmul(hs[t], w_hh_t, out=gh)
+        weight(hs[t], gh)
     else:
         gh.fill(0)
 
@@ -271,8 +277,12 @@ def _gru_steps_numpy(gi: Any, gh: Any, b_hh: Any, hs: Any, acts: Any, hn_part: A
     reference the compiled step kernel must equal; CuPy arrays, float64, no numba)."""
     xp = backend.get_array_module(gi)
     H = hs.shape[-1]
+
+    def weight(h: Any, out: Any) -> None:
+        xp.matmul(h, w_hh_t, out=out)
+
     for t in range(gi.shape[0]):
-        _gru_step_recurrent(t, skip_first, hs, w_hh_t, gh)
+        _gru_step_recurrent(t, skip_first, hs, weight, gh)
         if b_hh is not None:
             gh += b_hh
         rz = acts[t, :, :2 * H]
@@ -296,21 +306,24 @@ def _row_ranges(batch: int, hidden: int, gates: int) -> list[StepRange]:
     return ranges if ranges[0][2:] == (0, hidden) else [(0, batch, 0, hidden)]
 
 
-def _gru_steps_compiled(step: Any, gi: Any, b_hh: Any, hs: Any, acts: Any, hn_part: Any, w_hh_t: Any,
+def _gru_steps_compiled(step: Any, gi: Any, b_hh: Any, hs: Any, acts: Any, hn_part: Any, w_hh: Any,
                         skip_first: bool) -> None:
     """The GRU forward steps with the compiled gate kernel, in place as :func:`_gru_steps_numpy`; with
-    several threads and enough rows each thread runs its own batch rows through every step."""
+    several threads and enough rows each thread runs its own batch rows through every step (W_hh packed
+    once for all of them: :mod:`packed_gemm`)."""
     T, B, H3 = gi.shape
+    ranges = _row_ranges(B, H3 // 3, 3)
+    weight = packed_gemm.pack(w_hh, min(b1 - b0 for b0, b1, _, _ in ranges))
 
     def run(b0: int, b1: int, u0: int, u1: int, barrier: Any) -> None:
         gh = np.empty((b1 - b0, H3), dtype=gi.dtype)
         for t in range(T):
-            _gru_step_recurrent(t, skip_first, hs[:, b0:b1], w_hh_t, gh)
+            _gru_step_recurrent(t, skip_first, hs[:, b0:b1], weight, gh)
             if b_hh is not None:
                 gh += b_hh
             step(gi[t, b0:b1], gh, hs[t, b0:b1], acts[t, b0:b1], hn_part[t, b0:b1], hs[t + 1, b0:b1])
 
-    _run_ranges(_row_ranges(B, H3 // 3, 3), run)
+    _run_ranges(ranges, run)
 
 
 def _gru_gate_grads_step(dh, gy_t, acts_t, hn_t, h_prev, d_in, d_rec, has_gy, one):  # pragma: no cover
@@ -616,8 +629,13 @@ class LSTMFunction(Function):
         one = dtype.type(1)
         wants_h0 = _wants(self, 1)  # else no dh_{-1} = dZ_0 W_hh (an encoder's zero start state)
 
+        ranges = _step_ranges(B, H, 4) if dtype == np.float32 and peep is None else [(0, B, 0, H)]
+        rows = min(b1 - b0 for b0, b1, _, _ in ranges)
+        whole_weight = packed_gemm.pack(w_hh.T, rows) if ranges[0][2:] == (0, H) else None  # shared by rows
+
         def run(b0: int, b1: int, u0: int, u1: int, barrier: Any) -> None:
-            w = np.ascontiguousarray(w_hh[:, u0:u1])  # (4H, n)
+            # dZ_t W_hh[:, units], packed once
+            weight = whole_weight if (u0, u1) == (0, H) else packed_gemm.pack(w_hh[:, u0:u1].T, rows)
             dh_u = np.ascontiguousarray(dh[b0:b1, u0:u1])
             dc_rows = dc[b0:b1]
             for t in range(T - 1, -1, -1):
@@ -627,10 +645,10 @@ class LSTMFunction(Function):
                 if barrier is not None:
                     barrier.wait()
                 if t > 0 or wants_h0:
-                    np.matmul(dz[t, b0:b1], w, out=dh_u)
+                    weight(dz[t, b0:b1], dh_u)
             dh[b0:b1, u0:u1] = dh_u
 
-        _run_ranges(_step_ranges(B, H, 4) if dtype == np.float32 and peep is None else [(0, B, 0, H)], run)
+        _run_ranges(ranges, run)
         return dz
 
     def _steps_numpy(self, gy, dh, dc):
@@ -712,14 +730,13 @@ class GRUFunction(Function):
         hn_part = xp.empty((T, B, H), dtype=dtype)  # h W_hn^T + b_hn
         hs = xp.empty((T + 1, B, H), dtype=dtype)
         hs[0] = h0
-        w_hh_t = _step_weight(w_hh)
-        compiled = vector_math.kernels(gi, hs, w_hh_t, *(() if b_hh is None else (b_hh,)))
+        compiled = vector_math.kernels(gi, hs, w_hh, *(() if b_hh is None else (b_hh,)))
         skip_first = _starts_at_zero(h0)
         if compiled is not None:  # each step's gate math in one compiled pass (vector_math)
-            _gru_steps_compiled(compiled["gru_gates_forward"], gi, b_hh, hs, acts, hn_part, w_hh_t, skip_first)
+            _gru_steps_compiled(compiled["gru_gates_forward"], gi, b_hh, hs, acts, hn_part, w_hh, skip_first)
         else:
             gh = xp.empty((B, 3 * H), dtype=dtype)
-            _gru_steps_numpy(gi, gh, b_hh, hs, acts, hn_part, w_hh_t, skip_first)
+            _gru_steps_numpy(gi, gh, b_hh, hs, acts, hn_part, _step_weight(w_hh), skip_first)
         self.x, self.hs, self.acts, self.hn_part = x, hs, acts, hn_part
         self.zero_h0 = skip_first
         self.w_ih, self.w_hh, self.has_bias = w_ih, w_hh, b_ih is not None
@@ -738,6 +755,8 @@ class GRUFunction(Function):
         dtype = acts.dtype
         gy = None if gy is None else np.ascontiguousarray(gy, dtype=dtype)
         one = dtype.type(1)
+        ranges = _row_ranges(B, H, 3) if dtype == np.float32 else [(0, B, 0, H)]
+        weight = packed_gemm.pack(w_hh.T, min(b1 - b0 for b0, b1, _, _ in ranges))  # d_rec W_hh
 
         def run(b0: int, b1: int, u0: int, u1: int, barrier: Any) -> None:
             dh_rows, back = dh[b0:b1], np.empty((b1 - b0, H), dtype=dtype)
@@ -746,10 +765,10 @@ class GRUFunction(Function):
                 kernel(dh_rows, gy_t, acts[t, b0:b1], hn_part[t, b0:b1], hs[t, b0:b1], d_in[t, b0:b1],
                        d_rec[t, b0:b1], gy is not None, one)
                 if t > 0 or wants_h0:
-                    np.matmul(d_rec[t, b0:b1], w_hh, out=back)
+                    weight(d_rec[t, b0:b1], back)
                     dh_rows += back
 
-        _run_ranges(_row_ranges(B, H, 3) if dtype == np.float32 else [(0, B, 0, H)], run)
+        _run_ranges(ranges, run)
 
     def _steps_numpy(self, gy, dh, d_in, d_rec, wants_h0):
         """The backward walk in NumPy ufuncs (the reference; CuPy arrays, no numba)."""
