@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from zeronlp import _blas_spin, backend
-from zeronlp.functional import recurrent, vector_math
+from zeronlp.functional import packed_gemm, recurrent, vector_math
 
 pytest.importorskip("numba")
 
@@ -108,8 +108,9 @@ def test_split_is_not_used_while_blas_threads_spin(monkeypatch, threads):
     assert recurrent._step_ranges(128, 128, 4) == [(0, 128, 0, 128)]
 
 
-def test_steps_are_split_where_it_was_measured_to_pay(threads):
+def test_steps_are_split_where_it_was_measured_to_pay(threads, monkeypatch):
     threads(2)
+    monkeypatch.setattr(packed_gemm, "cpu_suits", lambda: False)  # step GEMMs by BLAS
     assert recurrent._step_ranges(20, 100, 4) == [(0, 20, 0, 100)]  # the RNNLM: too small for either
     assert recurrent._step_ranges(20, 650, 4) == [(0, 20, 0, 328), (0, 20, 328, 650)]  # few rows: units
     assert recurrent._step_ranges(64, 650, 4) == [(0, 64, 0, 328), (0, 64, 328, 650)]
@@ -119,6 +120,17 @@ def test_steps_are_split_where_it_was_measured_to_pay(threads):
     assert recurrent._step_ranges(128, 256, 4) == [(0, 64, 0, 256), (64, 128, 0, 256)]
     assert recurrent._step_ranges(64, 64, 4) == [(0, 32, 0, 64), (32, 64, 0, 64)]
     assert recurrent._step_ranges(32, 128, 4) == [(0, 32, 0, 128)]  # 16 rows a thread: too few
+
+
+def test_rows_split_wide_layers_when_the_weight_is_packed(threads, monkeypatch):
+    """No thread packs W_hh again for its rows: 32 rows a thread are enough at any width."""
+    threads(2)
+    monkeypatch.setattr(packed_gemm, "cpu_suits", lambda: True)
+    assert recurrent._step_ranges(64, 650, 4) == [(0, 32, 0, 650), (32, 64, 0, 650)]
+    assert recurrent._step_ranges(128, 512, 4) == [(0, 64, 0, 512), (64, 128, 0, 512)]
+    assert recurrent._step_ranges(64, 256, 4) == [(0, 32, 0, 256), (32, 64, 0, 256)]
+    assert recurrent._step_ranges(20, 650, 4) == [(0, 20, 0, 328), (0, 20, 328, 650)]  # few rows: units
+    assert recurrent._step_ranges(32, 128, 4) == [(0, 32, 0, 128)]
 
 
 @pytest.mark.parametrize("hidden, parts", [(64, 2), (100, 3), (650, 2), (650, 7), (1000, 16)])

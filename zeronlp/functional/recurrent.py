@@ -125,7 +125,9 @@ SPLIT_MIN_MACS = 10_000_000
 # 0.97x; B = 64, H = 650 0.96x / 0.97x (each thread packs all of W_hh for its rows at every step, which
 # its fewer rows pay for). Rows against one thread and BLAS's two (below SPLIT_MIN_MACS): B = 64, H = 64
 # 1.25x / 1.16x; B = 128, H = 64 1.33x / 1.29x; B = 512, H = 32 1.42x / 1.33x; B = 64, H = 128 1.23x /
-# 1.16x; B = 128, H = 128 1.26x / 1.21x
+# 1.16x; B = 128, H = 128 1.26x / 1.21x. With the weight packed once per sequence (packed_gemm) rows
+# against units: B = 64, H = 650 1.03x / 1.04x; B = 128, H = 512 1.06x / 1.02x; B = 64, H = 384 1.04x /
+# 0.99x; B = 64, H = 256 1.08x / 1.18x; B = 128, H = 256 1.03x / 1.04x; B = 20, H = 650 0.98x / 0.94x
 ROW_SPLIT_MIN_ROWS = 32
 ROW_SPLIT_MIN_MACS = 1_000_000
 ROW_SPLIT_WIDE_ROWS = 64
@@ -149,13 +151,20 @@ def _step_ranges(batch: int, hidden: int, gates: int) -> list[StepRange]:
         return whole
     macs = batch * hidden * gates * hidden
     by_units = macs >= SPLIT_MIN_MACS and hidden >= 64
-    if by_units and not (batch >= 2 * ROW_SPLIT_WIDE_ROWS and hidden <= ROW_SPLIT_MAX_HIDDEN):
-        bounds = _unit_bounds(hidden, min(threads, hidden // 32))
-        return [(0, batch, bounds[k], bounds[k + 1]) for k in range(len(bounds) - 1)]
-    if batch >= 2 * ROW_SPLIT_MIN_ROWS and macs >= ROW_SPLIT_MIN_MACS:
-        parts = min(threads, batch // (ROW_SPLIT_WIDE_ROWS if by_units else ROW_SPLIT_MIN_ROWS))
+    # rows a thread needs for the split by rows: with the weight packed once (packed_gemm), 32; with BLAS,
+    # which packs W_hh again for each thread's rows at every step, a wide layer's rows split only from 64
+    # rows a thread and up to ROW_SPLIT_MAX_HIDDEN units, else by units
+    if packed_gemm.cpu_suits() or not by_units:
+        rows_each = ROW_SPLIT_MIN_ROWS
+    else:
+        rows_each = ROW_SPLIT_WIDE_ROWS if hidden <= ROW_SPLIT_MAX_HIDDEN else batch + 1
+    if batch >= 2 * rows_each and macs >= ROW_SPLIT_MIN_MACS:
+        parts = min(threads, batch // rows_each)
         cuts = [batch * k // parts for k in range(parts + 1)]
         return [(cuts[k], cuts[k + 1], 0, hidden) for k in range(parts)]
+    if by_units:
+        bounds = _unit_bounds(hidden, min(threads, hidden // 32))
+        return [(0, batch, bounds[k], bounds[k + 1]) for k in range(len(bounds) - 1)]
     return whole
 
 
