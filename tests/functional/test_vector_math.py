@@ -2,6 +2,11 @@
 accuracy in ulps, special values, the fused softmax cross-entropy rows (one thread and several), and
 the LSTM forward step kernel against the NumPy step loop."""
 
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -372,3 +377,42 @@ def test_subtract_scaled_falls_back_to_numpy_for_other_arrays():
     x = np.ones((4, 3), dtype=np.float32).T  # not C-contiguous, another dtype
     vector_math.subtract_scaled(y, 2.0, x)
     np.testing.assert_array_equal(y, np.arange(12).reshape(3, 4) - 2.0)
+
+
+_CACHE_PROBE = """
+import json
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+from zeronlp.functional import packed_gemm, recurrent, vector_math
+compiled = vector_math.kernels(np.ones(2, dtype=np.float32))
+x = np.linspace(-3, 3, 64, dtype=np.float32).reshape(4, 16)
+for name in ("exp_", "sigmoid_", "tanh_"):
+    compiled[name](x.copy())
+compiled["softmax_rows"](x, np.empty_like(x), False, 0, 4)
+weight = packed_gemm.pack(np.ones((30, 16), dtype=np.float32), 4)
+weight(x, np.empty((4, 30), dtype=np.float32))
+kernels = {**compiled, **packed_gemm._kernels(), "lstm": recurrent._numba_gate_grads()}
+print(json.dumps({name: sum(k.stats.cache_misses.values()) for name, k in kernels.items()
+                  if k.stats.cache_hits or k.stats.cache_misses}))
+"""
+
+
+def test_kernels_compile_once_then_load_from_numba_disk_cache(tmp_path):
+    """A second process loads every kernel it uses from numba's cache instead of compiling it again (a
+    kernel that kept a compiled helper in a closure cell missed the cache in every process)."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "ZERONLP_PACKED_GEMM": "1"}
+
+    def misses():
+        out = subprocess.run([sys.executable, "-c", _CACHE_PROBE], env=env, capture_output=True, text=True,
+                             check=True, timeout=600)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    first = misses()
+    assert first and all(count > 0 for count in first.values())  # compiled and written
+    second = misses()
+    assert second.keys() == first.keys()
+    assert not any(second.values()), f"compiled again: {second}"

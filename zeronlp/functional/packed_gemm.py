@@ -41,6 +41,7 @@ _BUILT: dict[str, Any] = {}
 
 
 def _build() -> dict[str, Any] | None:  # pragma: no cover - compiled code; covered through pack()
+    global tile_product  # a module global, not a closure cell, so that numba's disk cache hits (vector_math)
     try:
         import llvmlite.ir as ir
         import numba

@@ -39,6 +39,10 @@ _FASTMATH = {"contract", "arcp", "nsz"}  # no nnan / ninf: nan and inf must stil
 
 
 def _build() -> dict[str, Any] | None:  # pragma: no cover - compiled code; covered through kernels()
+    # The helpers the cached kernels call are module globals, not closure cells: numba keys its disk cache
+    # on a kernel's closure contents, which differ in every process for compiled functions, so every
+    # process compiled all kernels again (3-4 s) and added another entry to the cache files.
+    global exp32, sigmoid32, tanh32, row_max, exp_sum, softmax_into, row_loss
     try:
         import numba
         from numba import types
