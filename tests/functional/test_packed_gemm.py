@@ -177,33 +177,37 @@ def _lstm_and_grads(x, h0, c0, weights):
     return [y.data, h_n.data, c_n.data] + [t.grad for t in args]
 
 
-def _gru_and_grads(x, h0, weights):
+def _gru_and_grads(x, h0, weights, function=recurrent.gru):
     from zeronlp import Tensor
 
     args = [Tensor(v, requires_grad=True) for v in (x, h0, *weights)]
-    y, h_n = recurrent.gru(*args)
+    y, h_n = function(*args)
     ((y * y).sum() + h_n.sum()).backward()
     return [y.data, h_n.data] + [t.grad for t in args]
 
 
+def _rnn_and_grads(x, h0, weights):
+    return _gru_and_grads(x, h0, weights, recurrent.rnn)
+
+
 @kernel_runs
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_recurrent_steps_use_the_packed_weight(packed, monkeypatch, cell):
     """Forward and backward steps run on the packed weight, and agree with the BLAS steps to float32
     rounding."""
     rng = np.random.default_rng(6)
     T, B, H, inputs = 5, 6, 40, 7
-    gates = 4 if cell == "lstm" else 3
+    gates = {"lstm": 4, "gru": 3, "rnn": 1}[cell]
     x = rng.standard_normal((T, B, inputs)).astype(np.float32)
     states = [rng.standard_normal((B, H)).astype(np.float32) for _ in range(2 if cell == "lstm" else 1)]
     weights = [(rng.standard_normal(s) * 0.3).astype(np.float32)
                for s in ((gates * H, inputs), (gates * H, H), (gates * H,), (gates * H,))]
-    run = _lstm_and_grads if cell == "lstm" else _gru_and_grads
+    run = {"lstm": _lstm_and_grads, "gru": _gru_and_grads, "rnn": _rnn_and_grads}[cell]
     calls = _count_packed_calls(monkeypatch)
     got = run(x, *states, weights)
     assert len(calls) == 2 * T  # every step's h W_hh^T and dZ W_hh
     monkeypatch.setenv("ZERONLP_PACKED_GEMM", "0")
     want = run(x, *states, weights)
     assert len(calls) == 2 * T  # none more with the kernel off
-    for g, w in zip(got, want):
-        np.testing.assert_allclose(g, w, rtol=2e-5, atol=2e-5)
+    for g, w in zip(got, want):  # float32 rounding, grown a little over the steps of backward
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5 * np.abs(w).max())

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import backend
 from . import vector_math
 
 MR, NR = 4, 24  # rows and columns of the register tile (NR / 8 vectors of 8 float32 each)
@@ -192,14 +193,16 @@ def cpu_suits() -> bool:
 
 
 class BlasWeight:
-    """``out = a @ rows^T`` by BLAS on a contiguous (K, N) copy of the weight (a row-major right
-    operand runs the small-batch product faster than the transposed view: 4-40% measured)."""
+    """``out = a @ rows^T`` by BLAS (NumPy's or CuPy's) on a contiguous (K, N) copy of the weight (a
+    row-major right operand runs the small-batch product faster than the transposed view: 4-40%
+    measured)."""
 
-    def __init__(self, rows: np.ndarray):
-        self.weight = np.ascontiguousarray(rows.reshape(-1, rows.shape[-1]).T)
+    def __init__(self, rows: Any):
+        self.xp = backend.get_array_module(rows)
+        self.weight = self.xp.ascontiguousarray(rows.reshape(-1, rows.shape[-1]).T)
 
-    def __call__(self, a: np.ndarray, out: np.ndarray) -> np.ndarray:
-        return np.matmul(a, self.weight, out=out)
+    def __call__(self, a: Any, out: Any) -> Any:
+        return self.xp.matmul(a, self.weight, out=out)
 
 
 class PackedWeight:
@@ -229,7 +232,7 @@ class PackedWeight:
         return out
 
 
-def pack(rows: np.ndarray, batch: int) -> BlasWeight | PackedWeight:
+def pack(rows: Any, batch: int) -> BlasWeight | PackedWeight:
     """The weight ``rows`` (N, K) or (G, n, K) ready for ``batch``-row products ``out = a @ rows^T``
     (``weight(a, out)``), packed for the micro-kernel where it is faster (module docstring), else a
     BLAS copy."""

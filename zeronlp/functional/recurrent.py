@@ -5,7 +5,8 @@ Each fused Function takes time-major input ``x`` of shape ``(T, B, I)`` and the 
 (DESIGN.md, "Speed" 1):
 
 * the input projection ``x W_ih^T + b`` for all ``T`` steps is one GEMM;
-* each step runs only the recurrent GEMM ``h W_hh^T`` and in-place elementwise gates on
+* each step runs only the recurrent GEMM ``h W_hh^T`` (on W_hh packed once per sequence,
+  :mod:`packed_gemm`, where that is faster than BLAS) and in-place elementwise gates on
   preallocated ``(T, B, ·)`` buffers (sigmoid is computed through ``tanh``: s(x) = (1 + tanh(x/2)) / 2);
 * backward walks the steps once, storing the pre-activation gradients ``dZ`` of all steps, then
   gets ``dW_ih``, ``dW_hh``, the biases and ``dx`` from single GEMMs over the stacked steps.
@@ -101,15 +102,6 @@ def _input_and_recurrent_grads(dz: Any, x: Any, hs: Any, zero_h0: bool = False) 
     return vector_math.side_by_side(input_grad, recurrent_grad, macs)
 
 
-def _step_weight(w_hh: Any) -> Any:
-    """W_hh^T as a contiguous (H, G*H) array for the per-step GEMM h_{t-1} W_hh^T.
-
-    One copy per sequence; BLAS runs the small-batch (B x H) @ (H x G*H) product faster on a
-    row-major right operand than on the transposed view (measured 4-40% depending on the kernels).
-    """
-    return backend.get_array_module(w_hh).ascontiguousarray(w_hh.T)
-
-
 # multiply-adds of one step's recurrent GEMM (B x H x G*H) from which the steps are split over threads.
 # Measured on 2 cores (one LSTM layer, forward and forward + backward, split vs one BLAS GEMM per step
 # on two threads): H = 650, B = 20 (34M) 1.10x / 1.11x; H = 650, B = 64 (108M) 0.91-1.05x / 1.02-1.05x;
@@ -195,7 +187,7 @@ def _sigmoid_(a: Any) -> Any:
     return a
 
 
-def _lstm_steps_numpy(gates: Any, hs: Any, cs: Any, tanh_c: Any, w_hh_t: Any, peep: Any,
+def _lstm_steps_numpy(gates: Any, hs: Any, cs: Any, tanh_c: Any, weight: Any, peep: Any,
                       skip_first: bool = False) -> None:
     """The LSTM forward steps in NumPy/CuPy ufuncs, in place on the (T, B, ·) buffers of
     :meth:`LSTMFunction.forward` (the reference the compiled step kernel must equal; CuPy arrays,
@@ -214,7 +206,7 @@ def _lstm_steps_numpy(gates: Any, hs: Any, cs: Any, tanh_c: Any, w_hh_t: Any, pe
     for t in range(T):
         a = gates[t]
         if t > 0 or not skip_first:
-            xp.matmul(hs[t], w_hh_t, out=rec)
+            weight(hs[t], rec)
             a += rec
         if peep is not None:
             a[:, :H] += peep[0] * cs[t]
@@ -280,16 +272,12 @@ def _gru_step_recurrent(t: int, skip_first: bool, hs: Any, weight: Any, gh: Any)
         gh.fill(0)
 
 
-def _gru_steps_numpy(gi: Any, gh: Any, b_hh: Any, hs: Any, acts: Any, hn_part: Any, w_hh_t: Any,
+def _gru_steps_numpy(gi: Any, gh: Any, b_hh: Any, hs: Any, acts: Any, hn_part: Any, weight: Any,
                      skip_first: bool = False) -> None:
     """The GRU forward steps in NumPy/CuPy ufuncs, in place on :meth:`GRUFunction.forward`'s buffers (the
     reference the compiled step kernel must equal; CuPy arrays, float64, no numba)."""
     xp = backend.get_array_module(gi)
     H = hs.shape[-1]
-
-    def weight(h: Any, out: Any) -> None:
-        xp.matmul(h, w_hh_t, out=out)
-
     for t in range(gi.shape[0]):
         _gru_step_recurrent(t, skip_first, hs, weight, gh)
         if b_hh is not None:
@@ -467,11 +455,11 @@ class RNNFunction(Function):
             z += b_ih + b_hh
         tmp = xp.empty((B, H), dtype=x.dtype)
         relu = self.nonlinearity == "relu"
-        w_hh_t = _step_weight(w_hh)
+        weight = packed_gemm.pack(w_hh, B)  # h W_hh^T
         skip_first = _starts_at_zero(h0)
         for t in range(T):
             if t > 0 or not skip_first:
-                xp.matmul(hs[t], w_hh_t, out=tmp)
+                weight(hs[t], tmp)
                 z[t] += tmp
             if relu:
                 xp.maximum(z[t], 0, out=z[t])
@@ -496,12 +484,13 @@ class RNNFunction(Function):
             gy = gy[::-1] if self.reverse else gy
         dh = xp.zeros((B, H), dtype=h.dtype) if gh_n is None else gh_n.copy()
         wants_h0 = _wants(self, 1)
+        weight = packed_gemm.pack(w_hh.T, B)  # dz W_hh
         for t in range(T - 1, -1, -1):
             if gy is not None:
                 dh += gy[t]
             dz[t] *= dh
             if t > 0 or wants_h0:  # dh_{-1} only for an h0 that needs it
-                xp.matmul(dz[t], w_hh, out=dh)
+                weight(dz[t], dh)
         return self._weight_grads(dz, dh if wants_h0 else None, H)
 
     def _weight_grads(self, dz, dh0, rows):
@@ -574,7 +563,7 @@ class LSTMFunction(Function):
         if compiled is not None:  # each step's gate math in one compiled pass (vector_math)
             _lstm_steps_compiled(compiled["lstm_gates_forward"], gates, hs, cs, tanh_c, w_hh, skip_first)
         else:
-            _lstm_steps_numpy(gates, hs, cs, tanh_c, _step_weight(w_hh), peep, skip_first)
+            _lstm_steps_numpy(gates, hs, cs, tanh_c, packed_gemm.pack(w_hh, B), peep, skip_first)
         if training:
             self.x, self.hs, self.cs, self.tanh_c, self.gates = x, hs, cs, tanh_c, gates
             self.zero_h0 = skip_first
@@ -684,6 +673,7 @@ class LSTMFunction(Function):
         dz = xp.empty((T, B, 4 * H), dtype=dtype)
         tmp = xp.empty((B, H), dtype=dtype)
         wants_h0 = _wants(self, 1)
+        weight = packed_gemm.pack(w_hh.T, B)  # dZ_t W_hh
         for t in range(T - 1, -1, -1):
             if gy is not None:
                 dh += gy[t]
@@ -701,7 +691,7 @@ class LSTMFunction(Function):
                 dc += d[:, :H] * peep[0]
                 dc += d[:, H:2 * H] * peep[1]
             if t > 0 or wants_h0:
-                xp.matmul(d, w_hh, out=dh)
+                weight(d, dh)
         return dz
 
 
@@ -745,7 +735,7 @@ class GRUFunction(Function):
             _gru_steps_compiled(compiled["gru_gates_forward"], gi, b_hh, hs, acts, hn_part, w_hh, skip_first)
         else:
             gh = xp.empty((B, 3 * H), dtype=dtype)
-            _gru_steps_numpy(gi, gh, b_hh, hs, acts, hn_part, _step_weight(w_hh), skip_first)
+            _gru_steps_numpy(gi, gh, b_hh, hs, acts, hn_part, packed_gemm.pack(w_hh, B), skip_first)
         self.x, self.hs, self.acts, self.hn_part = x, hs, acts, hn_part
         self.zero_h0 = skip_first
         self.w_ih, self.w_hh, self.has_bias = w_ih, w_hh, b_ih is not None
@@ -789,6 +779,7 @@ class GRUFunction(Function):
         z_factor = (hs[:-1] - n) * z * (1 - z)
         r_factor = self.hn_part * r * (1 - r)
         back = xp.empty_like(dh)
+        weight = packed_gemm.pack(w_hh.T, dh.shape[0])  # d_rec W_hh
         for t in range(acts.shape[0] - 1, -1, -1):
             if gy is not None:
                 dh += gy[t]
@@ -801,7 +792,7 @@ class GRUFunction(Function):
             if t == 0 and not wants_h0:
                 break
             dh *= z[t]
-            xp.matmul(dr_, w_hh, out=back)
+            weight(dr_, back)
             dh += back
 
     def backward(self, gy, gh_n):
