@@ -11,7 +11,7 @@ import sys
 
 # the thread settings that keep the two libraries from slowing each other: benchmarks/__init__.py
 
-NAMES = ["mlp", "spiral", "lstm", "user_lstm", "word2vec", "seq2seq", "gru", "threads", "distributed"]
+NAMES = ["mlp", "spiral", "lstm", "user_lstm", "word2vec", "seq2seq", "gru", "step_gemm", "threads", "distributed"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,7 @@
 """The benchmark harness's README update keeps the hand-written text around the last-run block."""
 
+import pytest
+
 from benchmarks.harness import LAST_RUN_BEGIN, LAST_RUN_END, blas_description, record_last_run
 
 
@@ -60,3 +62,14 @@ def test_gru_benchmark_runs_and_reports_a_ratio_per_case():
     rows = gru.run(1, argparse.Namespace(quick=True))
     assert [r["case"] for r in rows] == ["B=128 I=64 H=128 T=20", "B=20 I=650 H=650 T=35"]
     assert all(r["zeronlp_ms"] > 0 for r in rows)
+
+
+def test_step_gemm_benchmark_reports_both_kernels_per_case():
+    import argparse
+
+    pytest.importorskip("numba")
+    from benchmarks import step_gemm
+
+    rows = step_gemm.run(1, argparse.Namespace(threads=2))
+    assert [r["case"] for r in rows] == [f"{b} x {k} x {n}" for b, k, n in step_gemm.CASES]
+    assert all(r["blas_gflops"] > 0 and r["packed_gflops"] > 0 and r["ratio"] > 0 for r in rows)
