@@ -119,6 +119,10 @@ def test_wrong_shapes_are_refused(packed):
         weight(np.ones((4, 8), dtype=np.float32), np.empty((30, 4), dtype=np.float32).T)
     with pytest.raises(ValueError):
         weight(np.ones((4, 8), dtype=np.float32), np.empty((5, 30), dtype=np.float32))
+    with pytest.raises(ValueError, match="int32"):  # 4-byte elements, but not floats
+        weight(np.ones((4, 8), dtype=np.float32), np.empty((4, 30), dtype=np.int32))
+    with pytest.raises(ValueError):
+        weight(np.ones((2, 4, 8), dtype=np.float32), np.empty((2, 30), dtype=np.float32))
 
 
 @pytest.mark.parametrize("case", ["one row", "float64", "turned off", "no numba", "cupy-like"])

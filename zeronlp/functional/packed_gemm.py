@@ -225,9 +225,10 @@ class PackedWeight:
                 self.packed[full, :, :self.columns % NR] = weight[:, full * NR:]
 
     def __call__(self, a: np.ndarray, out: np.ndarray) -> np.ndarray:
-        if a.shape[1] != self.depth or out.shape != (a.shape[0], self.columns) or out.strides[1] != 4:
-            raise ValueError(f"packed product: a {a.shape} and out {out.shape} (rows contiguous) do not fit "
-                             f"a weight of {self.columns} x {self.depth}")
+        if (a.ndim != 2 or a.shape[1] != self.depth or out.shape != (a.shape[0], self.columns)
+                or out.dtype != np.float32 or out.strides[1] != 4):
+            raise ValueError(f"packed product: a {a.shape} and out {out.shape} {out.dtype} (float32, rows "
+                             f"contiguous) do not fit a weight of {self.columns} x {self.depth}")
         self.product(a, self.packed, self.columns, DEPTH_BLOCK, out)
         return out
 
