@@ -71,7 +71,15 @@ def blas_description() -> str:
     lib = next((b for b in blas if "numpy" in b.get("filepath", "") + b.get("prefix", "")), blas[0])
     name = lib.get("internal_api", "blas")
     name = {"openblas": "OpenBLAS", "mkl": "MKL"}.get(name, name)
-    return f"{name} {lib.get('version')} ({lib.get('architecture')} kernels, {lib.get('num_threads')} threads{suffix})"
+    return (f"{name} {lib.get('version')} ({lib.get('architecture')} kernels, {lib.get('num_threads')} threads"
+            f"{suffix}), recurrent steps on {step_gemm_description()}")
+
+
+def step_gemm_description() -> str:
+    """Which product zeronlp's recurrent steps use on this machine: the packed weights or BLAS."""
+    from zeronlp.functional import packed_gemm
+
+    return "packed weights" if packed_gemm.cpu_suits() else "BLAS (no packed weights on this CPU or setting)"
 
 
 LAST_RUN_BEGIN, LAST_RUN_END = "<!-- last run: written by the benchmark -->", "<!-- end of last run -->"

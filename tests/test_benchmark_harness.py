@@ -30,6 +30,15 @@ def test_record_last_run_creates_a_missing_file(tmp_path):
 def test_blas_description_names_the_library_or_says_unknown():
     text = blas_description()
     assert "kernels" in text or "unknown" in text
+    if "kernels" in text:  # and which product the recurrent steps use
+        assert "recurrent steps on packed weights" in text or "recurrent steps on BLAS" in text
+
+
+def test_step_gemm_description_follows_the_setting(monkeypatch):
+    from benchmarks.harness import step_gemm_description
+
+    monkeypatch.setenv("ZERONLP_PACKED_GEMM", "0")
+    assert step_gemm_description().startswith("BLAS")
 
 
 def test_lstm_benchmark_knows_the_generic_model_and_its_fused_variant():

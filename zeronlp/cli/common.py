@@ -12,6 +12,7 @@ from typing import Any
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from .. import backend, distributed
+from ..functional import packed_gemm
 from ..progress import logger, set_verbosity
 
 
@@ -128,7 +129,8 @@ def use_device(args: argparse.Namespace) -> None:
     count = None
     if getattr(args, "threads", None) is not None:
         count = set_threads(args.threads, comm.local_size)
-        logger.debug(f"BLAS threads: {count} ({args.threads}); {threadpool_info_line()}")
+        logger.debug(f"BLAS threads: {count} ({args.threads}); {threadpool_info_line()}; recurrent step GEMMs: "
+                     f"{'packed weights' if packed_gemm.cpu_suits() else 'BLAS'}")
     if comm.size > 1:
         logger.info(f"data parallel: {comm.size} MPI ranks ({comm.local_size} on this machine), "
                     f"{count or 'default'} BLAS threads each")
