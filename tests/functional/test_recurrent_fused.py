@@ -198,3 +198,19 @@ def test_gru_backward_numba_kernel_equals_numpy(dtype, bias, reverse, which_out,
     for a, b in zip(numpy_grads, numba_grads):
         assert b.dtype == dtype
         np.testing.assert_allclose(b, a, **tol)
+
+
+@pytest.mark.parametrize("kind", list(GATES))
+@pytest.mark.parametrize("zero_state", [False, True])
+def test_weight_gradients_are_whole_arrays(kind, zero_state):
+    """dW_ih and dW_hh come out C-contiguous and unshared (not views into one GEMM's result): a clip's
+    norm and an optimizer's step read them in one pass, and the leaf takes them without a copy."""
+    arrays = [a.astype(np.float32) for a in _inputs(kind, True, False, seed=6)]
+    if zero_state:
+        arrays = _zero_state(arrays, kind)
+    tensors = [zn.Tensor(a, requires_grad=True) for a in arrays]
+    _flat(kind, True, False, False, False)(*tensors).sum().backward()
+    w_ih, w_hh = tensors[3:5] if kind == "lstm" else tensors[2:4]
+    for weight in (w_ih, w_hh):
+        assert weight.grad.flags.c_contiguous and weight.grad.flags.owndata
+    assert not np.shares_memory(w_ih.grad, w_hh.grad)
