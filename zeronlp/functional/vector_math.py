@@ -42,7 +42,7 @@ def _build() -> dict[str, Any] | None:  # pragma: no cover - compiled code; cove
     # The helpers the cached kernels call are module globals, not closure cells: numba keys its disk cache
     # on a kernel's closure contents, which differ in every process for compiled functions, so every
     # process compiled all kernels again (3-4 s) and added another entry to the cache files.
-    global exp32, sigmoid32, tanh32, row_max, exp_sum, softmax_into, row_loss
+    global exp_reduced, exp32, exp32_nonpositive, sigmoid32, tanh32, row_max, exp_sum, softmax_into, row_loss
     try:
         import numba
         from numba import types
@@ -74,9 +74,9 @@ def _build() -> dict[str, Any] | None:  # pragma: no cover - compiled code; cove
     kernel = numba.njit(cache=True, nogil=True, fastmath=_FASTMATH | {"reassoc"}, error_model="numpy")
 
     @jit
-    def exp32(x):
-        lo, hi = f32(-87.33654), f32(88.72283)
-        xc = min(max(x, lo), hi)
+    def exp_reduced(xc):
+        """(p, n) with exp(xc) = p 2^n: n = round(xc / ln 2), p = exp(xc - n ln 2) by the polynomial
+        (for -87.34 <= xc <= 88.73)."""
         n = np.floor(xc * f32(1.44269504088896341) + f32(0.5))
         r = xc - n * f32(0.693359375)
         r = r - n * f32(-2.12194440e-4)
@@ -87,15 +87,31 @@ def _build() -> dict[str, Any] | None:  # pragma: no cover - compiled code; cove
         p = p * r + f32(1.6666665459e-1)
         p = p * r + f32(5.0000001201e-1)
         p = p * r * r + r + f32(1.0)
+        return p, np.int32(n)
+
+    @jit
+    def exp32(x):
+        lo, hi = f32(-87.33654), f32(88.72283)
+        p, ni = exp_reduced(min(max(x, lo), hi))
         # 2^n as 2^n1 2^n2 with n1 = n >> 1: both halves are normal floats for every n in
         # [-126, 128] (2^n itself is not at the ends: x near -87.3 and near 88.7)
-        ni = np.int32(n)
         n1 = ni >> np.int32(1)
         y = p * bits_to_float32((n1 + np.int32(127)) << np.int32(23))
         y = y * bits_to_float32((ni - n1 + np.int32(127)) << np.int32(23))
         y = f32(0.0) if x < lo else y
         y = f32(np.inf) if x > hi else y
         return x if x != x else y  # nan stays nan
+
+    @jit
+    def exp32_nonpositive(x):
+        """exp32(x) for x <= 0 (a row minus its maximum), bit for bit: there n is in [-126, 0], so 2^n is
+        one normal float and one scaling multiply rounds as exp32's two do; no overflow branch (a row
+        with a nan can give x > 0 here, and its sum is nan either way)."""
+        lo = f32(-87.33654)
+        p, ni = exp_reduced(max(x, lo))
+        y = p * bits_to_float32((ni + np.int32(127)) << np.int32(23))
+        y = f32(0.0) if x < lo else y
+        return x if x != x else y
 
     @jit
     def sigmoid32(x):
@@ -152,7 +168,7 @@ def _build() -> dict[str, Any] | None:  # pragma: no cover - compiled code; cove
         """sum_v exp(src_v - m), nothing written."""
         s = f32(0.0)
         for v in range(src.size):
-            s += exp32(src[v] - m)
+            s += exp32_nonpositive(src[v] - m)
         return s
 
     @row
@@ -160,7 +176,7 @@ def _build() -> dict[str, Any] | None:  # pragma: no cover - compiled code; cove
         """dst <- softmax(src) given m = max src; returns sum_v exp(src_v - m) (``dst`` may be ``src``)."""
         s = f32(0.0)
         for v in range(src.size):
-            e = exp32(src[v] - m)
+            e = exp32_nonpositive(src[v] - m)
             dst[v] = e
             s += e
         inv = f32(1.0) / s
