@@ -79,7 +79,7 @@ def step_gemm_description() -> str:
     """Which product zeronlp's recurrent steps use on this machine: the packed weights or BLAS."""
     from zeronlp.functional import packed_gemm
 
-    return "packed weights" if packed_gemm.cpu_suits() else "BLAS (no packed weights on this CPU or setting)"
+    return packed_gemm.step_product()
 
 
 LAST_RUN_BEGIN, LAST_RUN_END = "<!-- last run: written by the benchmark -->", "<!-- end of last run -->"

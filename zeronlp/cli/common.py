@@ -130,7 +130,7 @@ def use_device(args: argparse.Namespace) -> None:
     if getattr(args, "threads", None) is not None:
         count = set_threads(args.threads, comm.local_size)
         logger.debug(f"BLAS threads: {count} ({args.threads}); {threadpool_info_line()}; recurrent step GEMMs: "
-                     f"{'packed weights' if packed_gemm.cpu_suits() else 'BLAS'}")
+                     f"{packed_gemm.step_product()}")
     if comm.size > 1:
         logger.info(f"data parallel: {comm.size} MPI ranks ({comm.local_size} on this machine), "
                     f"{count or 'default'} BLAS threads each")

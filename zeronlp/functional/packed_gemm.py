@@ -195,6 +195,11 @@ def cpu_suits() -> bool:
     return setting != "0" and {"avx2", "fma"} <= has and ("avx512f" not in has or setting == "1")
 
 
+def step_product() -> str:
+    """What the recurrent steps multiply with on this machine and setting (for logs and benchmarks)."""
+    return "packed weights" if cpu_suits() else "BLAS"
+
+
 class BlasWeight:
     """``out = a @ rows^T`` by BLAS (NumPy's or CuPy's) on a contiguous (K, N) copy of the weight (a
     row-major right operand runs the small-batch product faster than the transposed view: 4-40%
@@ -242,6 +247,6 @@ def pack(rows: Any, batch: int) -> BlasWeight | PackedWeight:
     BLAS copy."""
     compiled = None
     if (vector_math.USE_NUMBA and type(rows) is np.ndarray and rows.dtype == np.float32 and batch >= 2
-            and rows.shape[-1] >= 1 and rows.size and cpu_suits()):
+            and rows.size and cpu_suits()):
         compiled = _kernels()
     return BlasWeight(rows) if compiled is None else PackedWeight(rows, compiled)

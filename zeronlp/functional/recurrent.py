@@ -80,12 +80,15 @@ def _starts_at_zero(h0: Any) -> bool:
     return isinstance(h0, np.ndarray) and not h0.any()
 
 
-def _input_and_recurrent_grads(dz: Any, x: Any, hs: Any, zero_h0: bool = False) -> tuple[Any, Any]:
-    """dW_ih = dZ^T X and dW_hh = dZ^T H_prev over all steps: two GEMMs, side by side on two threads
-    where that pays (:func:`vector_math.side_by_side`), each into its own contiguous array, which a
-    gradient-norm clip and an optimizer step then read in one pass (one GEMM dZ^T [X | H_prev] left two
-    strided views: the clip copied them, SGD fell back to NumPy's temporaries). With ``zero_h0`` the
-    first step's rows of H_prev are zero: dW_hh leaves them out."""
+def _input_and_recurrent_grads(dz: Any, x: Any, hs: Any, zero_h0: bool = False,
+                               dz_rec: Any = None) -> tuple[Any, Any]:
+    """dW_ih = dZ^T X and dW_hh = dZ_rec^T H_prev over all steps (dZ_rec = dZ but for the GRU, whose
+    recurrent side has its own): two GEMMs, side by side on two threads where that pays
+    (:func:`vector_math.side_by_side`), each into its own contiguous array, which a gradient-norm clip and
+    an optimizer step then read in one pass (one GEMM dZ^T [X | H_prev] left two strided views: the clip
+    copied them, SGD fell back to NumPy's temporaries). With ``zero_h0`` the first step's rows of H_prev
+    are zero: dW_hh leaves them out."""
+    dz_rec = dz if dz_rec is None else dz_rec
     rows = dz.shape[0]
     first = hs.shape[1] if zero_h0 and rows > hs.shape[1] else 0  # rows of step 0 to leave out
     x2, h2 = x.reshape(rows, x.shape[-1]), hs[:-1].reshape(rows, hs.shape[-1])
@@ -94,11 +97,11 @@ def _input_and_recurrent_grads(dz: Any, x: Any, hs: Any, zero_h0: bool = False) 
         return dz.T @ x2
 
     def recurrent_grad() -> Any:
-        return dz[first:].T @ h2[first:]
+        return dz_rec[first:].T @ h2[first:]
 
     if not isinstance(dz, np.ndarray):
         return input_grad(), recurrent_grad()
-    macs = (dz.shape[1] * rows * x2.shape[1], dz.shape[1] * (rows - first) * h2.shape[1])
+    macs = (dz.shape[1] * rows * x2.shape[1], dz_rec.shape[1] * (rows - first) * h2.shape[1])
     return vector_math.side_by_side(input_grad, recurrent_grad, macs)
 
 
@@ -158,6 +161,11 @@ def _step_ranges(batch: int, hidden: int, gates: int) -> list[StepRange]:
         bounds = _unit_bounds(hidden, min(threads, hidden // 32))
         return [(0, batch, bounds[k], bounds[k + 1]) for k in range(len(bounds) - 1)]
     return whole
+
+
+def _fewest_rows(ranges: list[StepRange]) -> int:
+    """The batch rows of the smallest range: the row count a weight shared by all of them is packed for."""
+    return min(b1 - b0 for b0, b1, _, _ in ranges)
 
 
 def _run_ranges(ranges: list[StepRange], run: Any) -> None:
@@ -244,7 +252,7 @@ def _lstm_steps_compiled(step: Any, gates: Any, hs: Any, cs: Any, tanh_c: Any, w
     H = H4 // 4
     each_step = tanh_c.shape[0] == T  # kept for backward, else one buffer
     ranges = _step_ranges(B, H, 4)
-    rows = min(b1 - b0 for b0, b1, _, _ in ranges)
+    rows = _fewest_rows(ranges)
     whole_weight = packed_gemm.pack(w_hh, rows) if ranges[0][2:] == (0, H) else None  # shared by row ranges
 
     def run(b0: int, b1: int, u0: int, u1: int, barrier: Any) -> None:
@@ -310,7 +318,7 @@ def _gru_steps_compiled(step: Any, gi: Any, b_hh: Any, hs: Any, acts: Any, hn_pa
     once for all of them: :mod:`packed_gemm`)."""
     T, B, H3 = gi.shape
     ranges = _row_ranges(B, H3 // 3, 3)
-    weight = packed_gemm.pack(w_hh, min(b1 - b0 for b0, b1, _, _ in ranges))
+    weight = packed_gemm.pack(w_hh, _fewest_rows(ranges))
 
     def run(b0: int, b1: int, u0: int, u1: int, barrier: Any) -> None:
         gh = np.empty((b1 - b0, H3), dtype=gi.dtype)
@@ -628,7 +636,7 @@ class LSTMFunction(Function):
         wants_h0 = _wants(self, 1)  # else no dh_{-1} = dZ_0 W_hh (an encoder's zero start state)
 
         ranges = _step_ranges(B, H, 4) if dtype == np.float32 and peep is None else [(0, B, 0, H)]
-        rows = min(b1 - b0 for b0, b1, _, _ in ranges)
+        rows = _fewest_rows(ranges)
         whole_weight = packed_gemm.pack(w_hh.T, rows) if ranges[0][2:] == (0, H) else None  # shared by rows
 
         def run(b0: int, b1: int, u0: int, u1: int, barrier: Any) -> None:
@@ -755,7 +763,7 @@ class GRUFunction(Function):
         gy = None if gy is None else np.ascontiguousarray(gy, dtype=dtype)
         one = dtype.type(1)
         ranges = _row_ranges(B, H, 3) if dtype == np.float32 else [(0, B, 0, H)]
-        weight = packed_gemm.pack(w_hh.T, min(b1 - b0 for b0, b1, _, _ in ranges))  # d_rec W_hh
+        weight = packed_gemm.pack(w_hh.T, _fewest_rows(ranges))  # d_rec W_hh
 
         def run(b0: int, b1: int, u0: int, u1: int, barrier: Any) -> None:
             dh_rows, back = dh[b0:b1], np.empty((b1 - b0, H), dtype=dtype)
@@ -820,9 +828,7 @@ class GRUFunction(Function):
             dx = (di2 @ self.w_ih).reshape(T, B, self.w_ih.shape[1])
             if self.reverse:
                 dx = dx[::-1]
-        first = B if self.zero_h0 and T > 1 else 0  # step 0's rows of H_prev are zero: left out
-        dw_ih = di2.T @ self.x.reshape(T * B, self.x.shape[-1])
-        dw_hh = dr2[first:].T @ hs[:-1].reshape(T * B, H)[first:]
+        dw_ih, dw_hh = _input_and_recurrent_grads(di2, self.x, hs, self.zero_h0, dr2)
         grads = (dx, dh if wants_h0 else None, dw_ih, dw_hh)
         if self.has_bias:
             grads += (di2.sum(axis=0), dr2.sum(axis=0))
