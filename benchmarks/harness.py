@@ -38,6 +38,40 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+PEAK_SIZE = 2048
+
+
+def gemm_peak_fns(torch: Any = None, size: int = PEAK_SIZE,
+                  products: int = 3) -> tuple[dict[str, Callable[[], Any]], float]:
+    """Callables that run ``products`` float32 ``size``-cubed GEMMs, one through NumPy's BLAS and (with
+    ``torch``) one through PyTorch's, and the floating-point operations each call does (2 size^3 a
+    product). Timed in the same alternation as the libraries, the faster one's rate is the machine's
+    GEMM peak of the moment: no implementation runs a model's products faster, so the model's product
+    FLOPs over that rate bound its time from below (shared machines change speed from minute to minute,
+    which is why this is measured beside the libraries and not once)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((size, size), dtype=np.float32)
+    b = rng.standard_normal((size, size), dtype=np.float32)
+    out = np.empty_like(a)
+
+    def numpy_gemms() -> None:
+        for _ in range(products):
+            np.matmul(a, b, out=out)
+
+    fns: dict[str, Callable[[], Any]] = {"peak numpy": numpy_gemms}
+    if torch is not None:
+        ta, tb, tout = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(out.copy())
+
+        def torch_gemms() -> None:
+            for _ in range(products):
+                torch.mm(ta, tb, out=tout)
+
+        fns["peak torch"] = torch_gemms
+    return fns, 2.0 * size**3 * products
+
+
 def report(title: str, rows: list[tuple[str, float, str]], reference: str, unit: str = "s") -> None:
     """Print medians and the speed ratio of each row against ``reference`` (>1 means faster)."""
     ref = dict((name, value) for name, value, _ in rows)[reference]

@@ -15,6 +15,12 @@ Evaluation = forward + loss under no_grad.
 Both libraries run the same architecture on the same windows; tokens/s = 700 tokens per window.
 The timings alternate between the libraries (A B A B ...) and report medians; the table also
 replaces the "last run" block of ``benchmarks/README_lstm.md`` (``--no-readme`` to skip).
+
+Two more columns say how far any implementation could go on this machine at this moment: a 2048^3
+float32 GEMM in NumPy and in PyTorch runs in the same alternation, and the faster one's rate is the
+GEMM peak. ``GEMM-bound`` is the tokens/s at which the model's matrix products alone (:func:`gemm_flops`)
+would run at that peak, and ``ceiling`` that bound over PyTorch's tokens/s: the highest ratio a library
+doing the same products can reach. A target above the ceiling cannot be met on that machine.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import zeronlp as zn
 from zeronlp.data import BPTTBatcher, load_ptb
 from zeronlp.models import RNNLM, BetterRNNLM
 
-from .harness import blas_description, interleaved, median, record_last_run, torch_or_none
+from .harness import blas_description, gemm_peak_fns, interleaved, median, record_last_run, torch_or_none
 
 BATCH, BPTT = 20, 35
 CONFIGS = {
@@ -40,6 +46,27 @@ CONFIGS = {
 }
 # variants timed against the PyTorch model of the first name, in one alternation
 GROUPS = {"generic": ("generic", "generic-fused"), "generic-fused": ("generic", "generic-fused")}
+
+
+def gemm_flops(name: str, tokens: int, vocab_size: int, mode: str) -> float:
+    """Floating-point operations of the model's matrix products for ``tokens`` tokens.
+
+    Forward: each LSTM layer computes its four gates' pre-activations from its input (``in`` features:
+    the word vector for layer 1, ``H`` after) and its previous hidden state, ``2 (in + H) 4H`` per token;
+    the output layer ``2 H V``. Training adds, for every product ``Y = X W^T``, the input gradient
+    ``dY W`` and the weight gradient ``dY^T X``, each as large as the product: 3x the forward. The
+    embedding lookup, the gate functions and the softmax do no products and are left out (so the bound
+    is below what any implementation can reach, never above)."""
+    config = CONFIGS["generic" if name.startswith("generic") else name]
+    hidden, inputs = config["hidden"], config["wordvec"]
+    per_token = 0
+    for _ in range(config["layers"]):
+        per_token += 2 * (inputs + hidden) * 4 * hidden
+        inputs = hidden
+    per_token += 2 * hidden * vocab_size
+    if mode not in ("train", "eval"):
+        raise ValueError(f"mode must be 'train' or 'eval', got {mode!r}")
+    return float(tokens * per_token * (3 if mode == "train" else 1))
 
 
 def _windows(count: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -229,19 +256,29 @@ def run(repeat: int, args: Any) -> list[dict[str, Any]]:
             t_train, t_eval = (torch_generic_fns(torch, windows, len(vocab)) if name.startswith("generic")
                                else torch_fns(torch, name, windows, len(vocab)))
             fns.update({"torch train": t_train, "torch eval": t_eval})
+        peak_fns, peak_flops = gemm_peak_fns(torch)
+        fns.update(peak_fns)
         times = interleaved(fns, repeat)
+        peak = max(peak_flops / median(times[key]) for key in peak_fns)
         for variant in group:
             for mode in ("train", "eval"):
                 zt = tokens / median(times[f"{variant} {mode}"])
                 tt = tokens / median(times[f"torch {mode}"]) if torch is not None else float("nan")
-                rows.append({"model": variant, "mode": mode, "zeronlp": zt, "torch": tt, "ratio": zt / tt})
+                bound = tokens / (gemm_flops(variant, tokens, len(vocab), mode) / peak)
+                rows.append({"model": variant, "mode": mode, "zeronlp": zt, "torch": tt, "ratio": zt / tt,
+                             "bound": bound, "ceiling": bound / tt, "peak_gflops": peak / 1e9})
     threads = torch.get_num_threads() if torch is not None else "?"
     header = (f"{platform.machine()}, python {platform.python_version()}, numpy {np.__version__}, "
               f"{blas_description()}, torch {torch.__version__ if torch else 'n/a'} ({threads} threads), "
               f"repeat {repeat}")
-    lines = ["| model | mode | zeronlp tokens/s | PyTorch tokens/s | ratio |", "|---|---|---:|---:|---:|"]
+    lines = ["| model | mode | zeronlp tokens/s | PyTorch tokens/s | ratio | GEMM-bound tokens/s | ceiling |",
+             "|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
-        lines.append(f"| {r['model']} | {r['mode']} | {r['zeronlp']:,.0f} | {r['torch']:,.0f} | {r['ratio']:.2f}x |")
+        lines.append(f"| {r['model']} | {r['mode']} | {r['zeronlp']:,.0f} | {r['torch']:,.0f} | {r['ratio']:.2f}x "
+                     f"| {r['bound']:,.0f} | {r['ceiling']:.2f}x |")
+    if rows:
+        low, high = (f"{f(r['peak_gflops'] for r in rows):.0f}" for f in (min, max))
+        header += f", GEMM peak {low if low == high else f'{low}-{high}'} GFLOP/s (2048^3, in the alternation)"
     print(header)
     print("\n".join(lines))
     if not opts.no_readme:
