@@ -46,9 +46,10 @@ def gemm_peak_fns(torch: Any = None, size: int = PEAK_SIZE,
     """Callables that run ``products`` float32 ``size``-cubed GEMMs, one through NumPy's BLAS and (with
     ``torch``) one through PyTorch's, and the floating-point operations each call does (2 size^3 a
     product). Timed in the same alternation as the libraries, the faster one's rate is the machine's
-    GEMM peak of the moment: no implementation runs a model's products faster, so the model's product
-    FLOPs over that rate bound its time from below (shared machines change speed from minute to minute,
-    which is why this is measured beside the libraries and not once)."""
+    GEMM peak of the moment — a large square GEMM is BLAS's best case, which a model's smaller and
+    thinner products approach but do not pass by more than a few percent — so the model's product FLOPs
+    over that rate are a floor for its time (shared machines change speed from minute to minute, which
+    is why this is measured beside the libraries and not once)."""
     import numpy as np
 
     rng = np.random.default_rng(0)
