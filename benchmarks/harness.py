@@ -41,33 +41,48 @@ def median(values: list[float]) -> float:
 PEAK_SIZE = 2048
 
 
-def gemm_peak_fns(torch: Any = None, size: int = PEAK_SIZE,
-                  products: int = 3) -> tuple[dict[str, Callable[[], Any]], float]:
+def gemm_peak_fns(torch: Any = None, size: int = PEAK_SIZE, products: int = 3,
+                  device: str = "cpu") -> tuple[dict[str, Callable[[], Any]], float]:
     """Callables that run ``products`` float32 ``size``-cubed GEMMs, one through NumPy's BLAS and (with
     ``torch``) one through PyTorch's, and the floating-point operations each call does (2 size^3 a
     product). Timed in the same alternation as the libraries, the faster one's rate is the machine's
     GEMM peak of the moment — a large square GEMM is BLAS's best case, which a model's smaller and
     thinner products approach but do not pass by more than a few percent — so the model's product FLOPs
     over that rate are a floor for its time (shared machines change speed from minute to minute, which
-    is why this is measured beside the libraries and not once)."""
+    is why this is measured beside the libraries and not once). ``device="cuda"``: the same through
+    CuPy (cuBLAS) and PyTorch CUDA, each call ending in a device synchronisation."""
     import numpy as np
 
     rng = np.random.default_rng(0)
     a = rng.standard_normal((size, size), dtype=np.float32)
     b = rng.standard_normal((size, size), dtype=np.float32)
-    out = np.empty_like(a)
+    if device == "cuda":
+        import cupy
 
-    def numpy_gemms() -> None:
-        for _ in range(products):
-            np.matmul(a, b, out=out)
+        xa, xb = cupy.asarray(a), cupy.asarray(b)
+        xout = cupy.empty_like(xa)
 
-    fns: dict[str, Callable[[], Any]] = {"peak numpy": numpy_gemms}
+        def array_gemms() -> None:
+            for _ in range(products):
+                cupy.matmul(xa, xb, out=xout)
+            cupy.cuda.get_current_stream().synchronize()
+    else:
+        out = np.empty_like(a)
+
+        def array_gemms() -> None:
+            for _ in range(products):
+                np.matmul(a, b, out=out)
+
+    fns: dict[str, Callable[[], Any]] = {"peak numpy" if device == "cpu" else "peak cupy": array_gemms}
     if torch is not None:
-        ta, tb, tout = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(out.copy())
+        ta, tb = torch.from_numpy(a).to(device), torch.from_numpy(b).to(device)
+        tout = torch.empty_like(ta)
 
         def torch_gemms() -> None:
             for _ in range(products):
                 torch.mm(ta, tb, out=tout)
+            if device == "cuda":
+                torch.cuda.synchronize()
 
         fns["peak torch"] = torch_gemms
     return fns, 2.0 * size**3 * products

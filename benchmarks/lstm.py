@@ -1,6 +1,8 @@
-"""LSTM language models on PTB windows (batch 20, bptt 35): zeronlp vs PyTorch CPU, same process.
+"""LSTM language models on PTB windows (batch 20, bptt 35): zeronlp vs PyTorch, same process.
 
-``python -m benchmarks lstm --repeat N [--threads K] [--models rnnlm,better,generic] [--windows W]``.
+``python -m benchmarks lstm --repeat N [--threads K] [--models rnnlm,better,generic] [--windows W]
+[--device cuda]``. With ``--device cuda`` zeronlp runs on CuPy and PyTorch on CUDA (cuDNN's LSTM), the
+windows already on the GPU for both, and each timed call ends in a synchronising ``float(loss)``.
 
 * ``rnnlm``, ``better``: the shipped models (their fused output layer). Training = forward + softmax
   cross-entropy + backward + clip_grad_norm(0.25) + SGD step, with the hidden state carried (detached)
@@ -83,6 +85,7 @@ def _windows(count: int) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def zeronlp_fns(name: str, windows: list, vocab_size: int) -> tuple[Any, Any]:
+    """The shipped model's training and evaluation over ``windows`` on zeronlp's current device."""
     zn.manual_seed(0)
     model = RNNLM(vocab_size) if name == "rnnlm" else BetterRNNLM(vocab_size)
     opt = zn.optim.SGD(model.parameters(), lr=1.0)  # small lr: timing must not diverge
@@ -143,14 +146,14 @@ def generic_fns(name: str, windows: list, vocab_size: int) -> tuple[Any, Any]:
     return train, evaluate
 
 
-def torch_generic_fns(torch: Any, windows: list, vocab_size: int) -> tuple[Any, Any]:
+def torch_generic_fns(torch: Any, windows: list, vocab_size: int, device: str = "cpu") -> tuple[Any, Any]:
     c = CONFIGS["generic"]
     torch.manual_seed(0)
-    embed = torch.nn.Embedding(vocab_size, c["wordvec"])
-    lstm = torch.nn.LSTM(c["wordvec"], c["hidden"], num_layers=c["layers"], batch_first=True)
-    head = torch.nn.Linear(c["hidden"], vocab_size)
+    embed = torch.nn.Embedding(vocab_size, c["wordvec"]).to(device)
+    lstm = torch.nn.LSTM(c["wordvec"], c["hidden"], num_layers=c["layers"], batch_first=True).to(device)
+    head = torch.nn.Linear(c["hidden"], vocab_size).to(device)
     opt = torch.optim.SGD([*embed.parameters(), *lstm.parameters(), *head.parameters()], lr=1.0)
-    data = [(torch.from_numpy(x), torch.from_numpy(t)) for x, t in windows]
+    data = [(torch.from_numpy(x).to(device), torch.from_numpy(t).to(device)) for x, t in windows]
 
     def loss_of(x, t):
         y, _ = lstm(embed(x))
@@ -173,7 +176,7 @@ def torch_generic_fns(torch: Any, windows: list, vocab_size: int) -> tuple[Any, 
     return train, evaluate
 
 
-def torch_fns(torch: Any, name: str, windows: list, vocab_size: int) -> tuple[Any, Any]:
+def torch_fns(torch: Any, name: str, windows: list, vocab_size: int, device: str = "cpu") -> tuple[Any, Any]:
     nn = torch.nn
     c = CONFIGS[name]
     torch.manual_seed(0)
@@ -195,10 +198,10 @@ def torch_fns(torch: Any, name: str, windows: list, vocab_size: int) -> tuple[An
             self.state = tuple(s.detach() for s in state)
             return self.fc(self.drop(y))
 
-    model = Model()
+    model = Model().to(device)
     opt = torch.optim.SGD(model.parameters(), lr=1.0)
     loss_fn = nn.CrossEntropyLoss()
-    data = [(torch.from_numpy(x), torch.from_numpy(t)) for x, t in windows]
+    data = [(torch.from_numpy(x).to(device), torch.from_numpy(t).to(device)) for x, t in windows]
 
     def train():
         model.train()
@@ -220,6 +223,20 @@ def torch_fns(torch: Any, name: str, windows: list, vocab_size: int) -> tuple[An
     return train, evaluate
 
 
+def _header(torch: Any, device: str, repeat: int) -> str:
+    """The machine, the libraries and (on CPU) the BLAS kernels or (on CUDA) the GPU a run used."""
+    if device == "cuda":
+        import cupy
+
+        gpu = cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
+        return (f"{gpu}, python {platform.python_version()}, CuPy {cupy.__version__}, "
+                f"torch {torch.__version__ if torch else 'n/a'} (CUDA), repeat {repeat}")
+    threads = torch.get_num_threads() if torch is not None else "?"
+    return (f"{platform.machine()}, python {platform.python_version()}, numpy {np.__version__}, "
+            f"{blas_description()}, torch {torch.__version__ if torch else 'n/a'} ({threads} threads), "
+            f"repeat {repeat}")
+
+
 def parse_extra(extra: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="benchmarks lstm")
     p.add_argument("--models", default="rnnlm,better,generic,generic-fused",
@@ -232,6 +249,8 @@ def parse_extra(extra: list[str]) -> argparse.Namespace:
 def run(repeat: int, args: Any) -> list[dict[str, Any]]:
     opts = parse_extra(getattr(args, "extra", []) or [])
     torch = torch_or_none()
+    device = getattr(args, "device", "cpu") or "cpu"
+    zn.use_device(device)
     _, vocab = load_ptb("train")
     rows = []
     names = [n.strip() for n in opts.models.split(",") if n.strip()]
@@ -248,17 +267,18 @@ def run(repeat: int, args: Any) -> list[dict[str, Any]]:
         if getattr(args, "quick", False):
             count = max(1, count // 3)
         windows = _windows(count)
+        device_windows = [(zn.backend.to_device(x), zn.backend.to_device(t)) for x, t in windows]
         tokens = count * BATCH * BPTT
         fns = {}
         for variant in group:
             make = generic_fns if variant.startswith("generic") else zeronlp_fns
-            z_train, z_eval = make(variant, windows, len(vocab))
+            z_train, z_eval = make(variant, device_windows, len(vocab))
             fns.update({f"{variant} train": z_train, f"{variant} eval": z_eval})
         if torch is not None:
-            t_train, t_eval = (torch_generic_fns(torch, windows, len(vocab)) if name.startswith("generic")
-                               else torch_fns(torch, name, windows, len(vocab)))
+            t_train, t_eval = (torch_generic_fns(torch, windows, len(vocab), device) if name.startswith("generic")
+                               else torch_fns(torch, name, windows, len(vocab), device))
             fns.update({"torch train": t_train, "torch eval": t_eval})
-        peak_fns, peak_flops = gemm_peak_fns(torch)
+        peak_fns, peak_flops = gemm_peak_fns(torch, device=device)
         fns.update(peak_fns)
         times = interleaved(fns, repeat)
         peak = max(peak_flops / median(times[key]) for key in peak_fns)
@@ -269,10 +289,8 @@ def run(repeat: int, args: Any) -> list[dict[str, Any]]:
                 bound = tokens / (gemm_flops(variant, tokens, len(vocab), mode) / peak)
                 rows.append({"model": variant, "mode": mode, "zeronlp": zt, "torch": tt, "ratio": zt / tt,
                              "bound": bound, "ceiling": bound / tt, "peak_gflops": peak / 1e9})
-    threads = torch.get_num_threads() if torch is not None else "?"
-    header = (f"{platform.machine()}, python {platform.python_version()}, numpy {np.__version__}, "
-              f"{blas_description()}, torch {torch.__version__ if torch else 'n/a'} ({threads} threads), "
-              f"repeat {repeat}")
+    zn.use_device("cpu")
+    header = _header(torch, device, repeat)
     lines = ["| model | mode | zeronlp tokens/s | PyTorch tokens/s | ratio | GEMM-bound tokens/s | ceiling |",
              "|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
@@ -283,7 +301,7 @@ def run(repeat: int, args: Any) -> list[dict[str, Any]]:
         header += f", GEMM peak {low if low == high else f'{low}-{high}'} GFLOP/s (2048^3, in the alternation)"
     print(header)
     print("\n".join(lines))
-    if not opts.no_readme:
+    if not opts.no_readme and device == "cpu":
         record_last_run(Path(__file__).with_name("README_lstm.md"),
                         f"Last run of `python -m benchmarks lstm --repeat {repeat}`: {header}\n\n" + "\n".join(lines))
     return rows

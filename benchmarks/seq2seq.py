@@ -1,4 +1,4 @@
-"""Seconds per training epoch of the book's seq2seq models: zeronlp vs PyTorch CPU, same process.
+"""Seconds per training epoch of the book's seq2seq models: zeronlp vs PyTorch, same process.
 
 Models at the book's sizes (embedding 16; hidden 128 on addition, 256 on date; batch 128) train on
 real batches of the shipped data: forward, cross-entropy, backward, gradient clipping at 5, Adam.
@@ -7,7 +7,10 @@ batches each), so that load on the machine hits both alike; the median seconds p
 extrapolated to one epoch of 45,000 examples (352 batches).
 ratio = PyTorch s/epoch / zeronlp s/epoch (> 1: zeronlp is faster).
 
-    python -m benchmarks seq2seq --repeat 5        (or: python benchmarks/seq2seq.py 5)
+    python -m benchmarks seq2seq --repeat 5 [--device cuda]       (or: python benchmarks/seq2seq.py 5)
+
+With ``--device cuda`` zeronlp runs on CuPy and PyTorch on CUDA, the data set already on the GPU for
+both, and every timed step ends in a synchronisation of the device.
 """
 
 from __future__ import annotations
@@ -65,40 +68,47 @@ def _torch_model(kind: str, vocab: int, wordvec: int, hidden: int) -> Any:
     return TorchSeq2Seq()
 
 
-def _zeronlp_step(model: Any, optimizer: Any) -> Any:
-    def step(x: np.ndarray, t: np.ndarray) -> None:
-        loss = model.loss(x, t)
+def _zeronlp_step(model: Any, optimizer: Any, x: Any, t: Any, device: str) -> Any:
+    """One training step on the batch starting at row ``i`` of ``x``/``t`` (arrays on zeronlp's device)."""
+    def step(i: int) -> None:
+        loss = model.loss(x[i:i + BATCH], t[i:i + BATCH])
         optimizer.zero_grad()
         loss.backward()
         zn.optim.clip_grad_norm_(model.parameters(), 5.0)
         optimizer.step()
+        if device == "cuda":
+            zn.backend.xp().cuda.get_current_stream().synchronize()
 
     return step
 
 
-def _torch_step(model: Any, optimizer: Any) -> Any:
+def _torch_step(model: Any, optimizer: Any, x: np.ndarray, t: np.ndarray, device: str) -> Any:
     import torch
 
-    def step(x: np.ndarray, t: np.ndarray) -> None:
-        src, tgt = torch.from_numpy(x), torch.from_numpy(t)
+    xs, ts = torch.from_numpy(x).to(device), torch.from_numpy(t).to(device)
+
+    def step(i: int) -> None:
+        src, tgt = xs[i:i + BATCH], ts[i:i + BATCH]
         logits = model(src, tgt[:, :-1])
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt[:, 1:].reshape(-1))
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         optimizer.step()
+        if device == "cuda":
+            torch.cuda.synchronize()
 
     return step
 
 
-def _alternate(steps: list[Any], x: np.ndarray, t: np.ndarray, batches: int, offset: int) -> list[list[float]]:
+def _alternate(steps: list[Any], rows: int, batches: int, offset: int) -> list[list[float]]:
     """Seconds of each training step, alternating the libraries batch by batch (same batches for each)."""
     times: list[list[float]] = [[] for _ in steps]
     for b in range(batches):
-        i = (offset + b) * BATCH % (len(x) - BATCH)
+        i = (offset + b) * BATCH % (rows - BATCH)
         for k, step in enumerate(steps):
             start = time.perf_counter()
-            step(x[i:i + BATCH], t[i:i + BATCH])
+            step(i)
             times[k].append(time.perf_counter() - start)
     return times
 
@@ -109,6 +119,8 @@ def run(repeat: int = 3, args: Any = None) -> list[dict[str, Any]]:
         import torch
     except ImportError:
         torch = None
+    device = getattr(args, "device", "cpu") or "cpu"
+    zn.use_device(device)
     zn.manual_seed(0)
     quick = bool(getattr(args, "quick", False))
     rows = []
@@ -116,15 +128,16 @@ def run(repeat: int = 3, args: Any = None) -> list[dict[str, Any]]:
         batches = 2 if quick else batches
         (x, t), _, vocab = load_seq(data)
         model = cls(len(vocab), 16, hidden)
-        ours = _zeronlp_step(model, zn.optim.Adam(model.parameters(), lr=1e-3))
+        ours = _zeronlp_step(model, zn.optim.Adam(model.parameters(), lr=1e-3), zn.backend.to_device(x),
+                             zn.backend.to_device(t), device)
         theirs = None
         if torch is not None:
             torch.manual_seed(0)
-            reference = _torch_model(cls.kind, len(vocab), 16, hidden)
-            theirs = _torch_step(reference, torch.optim.Adam(reference.parameters(), lr=1e-3))
+            reference = _torch_model(cls.kind, len(vocab), 16, hidden).to(device)
+            theirs = _torch_step(reference, torch.optim.Adam(reference.parameters(), lr=1e-3), x, t, device)
         steps = [ours] if theirs is None else [ours, theirs]
-        _alternate(steps, x, t, 2, 0)  # warm up allocators and BLAS
-        samples = _alternate(steps, x, t, batches * repeat, 2)
+        _alternate(steps, len(x), 2, 0)  # warm up allocators and BLAS
+        samples = _alternate(steps, len(x), batches * repeat, 2)
         ours_s, theirs_s = samples[0], samples[1] if theirs is not None else []
         row: dict[str, Any] = {"case": name, "zeronlp_s_per_epoch": statistics.median(ours_s) * EPOCH_BATCHES}
         if theirs_s:
@@ -134,8 +147,10 @@ def run(repeat: int = 3, args: Any = None) -> list[dict[str, Any]]:
         torch_text = (f"   torch {row['torch_s_per_epoch']:7.1f} s/epoch   ratio {row['ratio']:.2f}x"
                       if "ratio" in row else "   (torch not installed)")
         print(f"{name:26s} zeronlp {row['zeronlp_s_per_epoch']:7.1f} s/epoch{torch_text}", flush=True)
+    zn.use_device("cpu")
     if torch is not None:
-        print(f"(torch {torch.__version__}, {torch.get_num_threads()} threads; numpy {np.__version__}; "
+        where = "CUDA" if device == "cuda" else f"{torch.get_num_threads()} threads"
+        print(f"(torch {torch.__version__}, {where}; numpy {np.__version__}; "
               f"median of {len(ours_s)} batches each, extrapolated to {EPOCH_BATCHES} batches of {BATCH})")
     return rows
 

@@ -140,7 +140,7 @@ def test_lstm_benchmark_bounds_tokens_per_second_by_the_gemm_peak(monkeypatch):
     monkeypatch.setattr(lstm, "interleaved", fake_interleaved)
     monkeypatch.setattr(lstm, "_windows", lambda count: [])
     monkeypatch.setattr(lstm, "torch_or_none", lambda: None)
-    monkeypatch.setattr(lstm, "gemm_peak_fns", lambda torch: ({"peak numpy": lambda: None}, 2e9))
+    monkeypatch.setattr(lstm, "gemm_peak_fns", lambda torch, device: ({"peak numpy": lambda: None}, 2e9))
     rows = lstm.run(1, argparse.Namespace(extra=["--models", "rnnlm", "--windows", "2", "--no-readme"]))
     assert timed["names"] == ["peak numpy", "rnnlm eval", "rnnlm train"]
     tokens = 2 * lstm.BATCH * lstm.BPTT

@@ -346,6 +346,14 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
+def array_of(value: Any) -> Any:
+    """The array inside a :class:`Tensor`, or ``value`` itself (an array, a list, a number).
+
+    Never ``getattr(value, "data", value)``: a NumPy array's ``.data`` is a memoryview and a CuPy
+    array's is a device memory pointer, so that idiom breaks on the GPU."""
+    return value.data if isinstance(value, Tensor) else value
+
+
 def as_tensor(value: Any) -> Tensor:
     """Return ``value`` if it is a Tensor, else wrap it (no gradient)."""
     return value if isinstance(value, Tensor) else Tensor(value)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from . import backend
-from .autograd import Tensor, grad
+from .autograd import Tensor, array_of, grad
 
 
 def numerical_grad(fn: Callable[..., Any], arrays: list[np.ndarray], index: int, weights: np.ndarray,
@@ -41,7 +41,7 @@ def gradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6, 
     passed as arrays. The output is contracted with fixed random weights, so one backward pass checks
     the whole Jacobian-vector product. Raises ``AssertionError`` describing the worst element.
     """
-    arrays = [np.array(backend.to_numpy(getattr(a, "data", a)), copy=True, order="C") for a in inputs]
+    arrays = [np.array(backend.to_numpy(array_of(a)), copy=True, order="C") for a in inputs]
     arrays = [a.astype(np.float64) if a.dtype.kind == "f" else a for a in arrays]
     tensors = [Tensor(a, requires_grad=True) if a.dtype.kind == "f" else a for a in arrays]
     out = fn(*tensors)
@@ -68,7 +68,7 @@ def gradgradcheck(fn: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e
 
     With fixed random weights ``w`` and ``v`` it gradchecks ``x -> sum_i v_i . d(sum(fn(x) w))/dx_i``.
     """
-    arrays = [np.array(backend.to_numpy(getattr(a, "data", a)), copy=True, order="C") for a in inputs]
+    arrays = [np.array(backend.to_numpy(array_of(a)), copy=True, order="C") for a in inputs]
     arrays = [a.astype(np.float64) if a.dtype.kind == "f" else a for a in arrays]
     floating = [i for i, a in enumerate(arrays) if a.dtype.kind == "f"]
     rng = np.random.default_rng(seed + 1)

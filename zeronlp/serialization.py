@@ -45,7 +45,7 @@ def _encode(obj: Any, arrays: dict[str, np.ndarray], path: str) -> Any:
     if isinstance(obj, (list, tuple)):
         return [_encode(v, arrays, f"{path}/{i}") for i, v in enumerate(obj)]
     if hasattr(obj, "shape") and hasattr(obj, "dtype") and not isinstance(obj, np.generic):
-        array = np.ascontiguousarray(backend.to_numpy(getattr(obj, "data", obj) if hasattr(obj, "creator") else obj))
+        array = np.ascontiguousarray(backend.to_numpy(obj.data if hasattr(obj, "creator") else obj))
         key = path or "/"
         arrays[key] = array
         return {_ARRAY_KEY: key}

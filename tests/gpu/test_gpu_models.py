@@ -102,3 +102,57 @@ def test_fused_softmax_head_on_gpu(on_cpu_and_gpu):
         np.testing.assert_allclose(a, b_, rtol=1e-4, atol=1e-6)
 
 
+
+
+def _device_array(a):
+    """``a`` on the device under test (a CuPy array on CUDA)."""
+    return zn.backend.to_device(np.asarray(a))
+
+
+@pytest.mark.parametrize("encoder", ["mean", "bigru", "cnn"])
+def test_classifier_steps_take_ids_already_on_the_device(encoder, on_cpu_and_gpu):
+    rng = np.random.default_rng(1)
+    ids = rng.integers(1, 30, size=(8, 9))
+    ids[:3, 6:] = 0  # right padding
+    labels = rng.integers(0, 4, size=8)
+
+    def run():
+        model = zn.models.TextClassifier(30, 6, 4, encoder=encoder, hidden_size=5, num_filters=3,
+                                         kernel_sizes=(2, 3), dropout=0.0)
+        logits = model(_device_array(ids))
+        loss = zn.nn.CrossEntropyLoss()(logits, _device_array(labels))
+        loss.backward()
+        return (loss.item(), zn.train.accuracy(logits, _device_array(labels)),
+                zn.backend.to_numpy(model.embedding.weight.grad))
+
+    (cl, cacc, cg), (gl, gacc, gg) = on_cpu_and_gpu(run)
+    assert gl == pytest.approx(cl, rel=1e-4)
+    assert gacc == cacc
+    np.testing.assert_allclose(gg, cg, rtol=1e-3, atol=1e-5)
+
+
+def test_bce_with_pos_weight_on_device_targets(on_cpu_and_gpu):
+    rng = np.random.default_rng(2)
+    x, t = rng.standard_normal((5, 3)).astype(np.float32), (rng.random((5, 3)) > 0.5).astype(np.float32)
+
+    def run():
+        logits = zn.tensor(x, requires_grad=True)
+        loss = zn.nn.BCEWithLogitsLoss(pos_weight=_device_array([1.0, 2.0, 3.0]))(logits, _device_array(t))
+        loss.backward()
+        return loss.item(), zn.backend.to_numpy(logits.grad)
+
+    (cl, cg), (gl, gg) = on_cpu_and_gpu(run)
+    assert gl == pytest.approx(cl, rel=1e-5)
+    np.testing.assert_allclose(gg, cg, rtol=1e-5, atol=1e-7)
+
+
+def test_state_dict_of_device_arrays_loads(on_cpu_and_gpu):
+    def run():
+        model = zn.nn.Linear(4, 3)
+        state = {k: zn.backend.to_device(np.full(v.shape, 0.5, dtype=np.float32)) for k, v in
+                 model.state_dict().items()}
+        model.load_state_dict(state)
+        return zn.backend.to_numpy(model(zn.tensor(np.ones((2, 4), dtype=np.float32))).data)
+
+    cpu, gpu = on_cpu_and_gpu(run)
+    np.testing.assert_allclose(gpu, cpu, rtol=1e-6)

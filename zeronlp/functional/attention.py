@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .. import backend
-from ..autograd import Function, Tensor, as_tensor
+from ..autograd import Function, Tensor, array_of, as_tensor
 from ..errors import UsageError
 from .activation import softmax
 from .basic import matmul, mul, promote, require_float, sum_to_array, transpose, where
@@ -177,7 +177,7 @@ def causal_mask(length: int, key_length: int | None = None) -> Any:
 def padding_mask(lengths: Any, max_length: int) -> Any:
     """Boolean ``(N, 1, max_length)`` mask, True at the first ``lengths[i]`` keys of row i."""
     xp = backend.xp()
-    lengths = backend.to_device(np.asarray(backend.to_numpy(getattr(lengths, "data", lengths))))
+    lengths = backend.to_device(np.asarray(backend.to_numpy(array_of(lengths))))
     if lengths.ndim != 1 or int(max_length) < 0:
         raise UsageError(f"padding_mask: lengths must be 1-D (one per sequence) and max_length >= 0, got "
                          f"lengths of shape {tuple(lengths.shape)} and max_length={max_length}")

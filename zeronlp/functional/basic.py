@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .. import backend
-from ..autograd import Function, Tensor, as_tensor
+from ..autograd import Function, Tensor, array_of, as_tensor
 from ..errors import UsageError
 
 # ---------------------------------------------------------------------------- helpers
@@ -735,9 +735,9 @@ def x_scalar(value: float, like: Any) -> Any:
 def _match_scalar(a: Any, b: Any) -> tuple[Any, Any]:
     """Give a Python number the dtype of the other operand, so ``2 * x`` stays float32."""
     if isinstance(a, (int, float)) and not isinstance(a, bool) and hasattr(b, "dtype") and b.dtype.kind == "f":
-        a = backend.get_array_module(getattr(b, "data", b)).asarray(a, dtype=b.dtype)
+        a = backend.get_array_module(array_of(b)).asarray(a, dtype=b.dtype)
     elif isinstance(b, (int, float)) and not isinstance(b, bool) and hasattr(a, "dtype") and a.dtype.kind == "f":
-        b = backend.get_array_module(getattr(a, "data", a)).asarray(b, dtype=a.dtype)
+        b = backend.get_array_module(array_of(a)).asarray(b, dtype=a.dtype)
     return a, b
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function, Tensor, is_grad_enabled
-from . import vector_math
+from . import cuda_kernels, vector_math
 from .activation import log_softmax_array, sigmoid, sigmoid_array, softmax
 from .basic import mul, promote, require_float, reshape, sub
 
@@ -42,23 +42,28 @@ class SoftmaxCrossEntropy(Function):
         num_classes = logits.shape[-1]
         flat_x = logits.reshape(math.prod(logits.shape[:-1]), num_classes)
         flat_t = t.reshape(-1)
-        valid = flat_t != self.ignore_index
-        safe_t = xp.where(valid, flat_t, 0)
-        if flat_t.size and (int(safe_t.min()) < 0 or int(safe_t.max()) >= num_classes):
-            bad = flat_t[valid & ((flat_t < 0) | (flat_t >= num_classes))]
-            raise ValueError(
-                f"softmax_cross_entropy: target {int(bad[0])} is out of range for {num_classes} classes "
-                f"(valid ids are 0..{num_classes - 1}, or ignore_index={self.ignore_index})"
-            )
-        self.safe_t, self.valid, self.shape, self.log_p, self.d = safe_t, valid, logits.shape, None, None
-        compiled = vector_math.kernels(flat_x)
-        if compiled is not None:  # one compiled pass per row (vector_math), rows over threads
-            losses = self._compiled(compiled["softmax_xent_rows_into"], flat_x, safe_t) * valid
+        self.shape, self.log_p, self.d = logits.shape, None, None
+        fused = cuda_kernels.get("softmax_xent", flat_x)
+        if fused is not None:  # CuPy: one launch per call, and one synchronisation (the targets' check)
+            losses, self.valid, self.d, self.count, bad = cuda_kernels.softmax_xent_rows(
+                fused, xp.ascontiguousarray(flat_x), flat_t, self.ignore_index, is_grad_enabled())
+            self.safe_t = None  # made from the targets if backward_graph asks
+            if bad is not None:
+                self._out_of_range(bad, num_classes)
         else:
-            log_p = log_softmax_array(flat_x.astype(np.float32) if flat_x.dtype == np.float16 else flat_x)
-            losses = -log_p[xp.arange(flat_t.size), safe_t] * valid
-            self.log_p = log_p
-        self.count = int(valid.sum())  # 0 when every target is ignored: the mean is nan, as in PyTorch
+            valid = flat_t != self.ignore_index
+            safe_t = xp.where(valid, flat_t, 0)
+            if flat_t.size and (int(safe_t.min()) < 0 or int(safe_t.max()) >= num_classes):
+                self._out_of_range(int(flat_t[valid & ((flat_t < 0) | (flat_t >= num_classes))][0]), num_classes)
+            self.safe_t, self.valid = safe_t, valid
+            compiled = vector_math.kernels(flat_x)
+            if compiled is not None:  # one compiled pass per row (vector_math), rows over threads
+                losses = self._compiled(compiled["softmax_xent_rows_into"], flat_x, safe_t) * valid
+            else:
+                log_p = log_softmax_array(flat_x.astype(np.float32) if flat_x.dtype == np.float16 else flat_x)
+                losses = -log_p[xp.arange(flat_t.size), safe_t] * valid
+                self.log_p = log_p
+            self.count = int(valid.sum())  # 0 when every target is ignored: the mean is nan, as in PyTorch
         if self.reduction == "mean":
             if not self.count:
                 return xp.asarray(np.nan, dtype=logits.dtype)
@@ -66,6 +71,12 @@ class SoftmaxCrossEntropy(Function):
         if self.reduction == "sum":
             return losses.sum().astype(logits.dtype)
         return losses.reshape(t.shape).astype(logits.dtype)
+
+    def _out_of_range(self, target: int, num_classes: int) -> None:
+        raise ValueError(
+            f"softmax_cross_entropy: target {target} is out of range for {num_classes} classes "
+            f"(valid ids are 0..{num_classes - 1}, or ignore_index={self.ignore_index})"
+        )
 
     def _compiled(self, kernel, flat_x, safe_t):
         """Losses of every row; with grad enabled, D = softmax(x) - onehot(t) kept for backward."""
@@ -102,9 +113,11 @@ class SoftmaxCrossEntropy(Function):
 
     def backward_graph(self, gy):
         """dx = (softmax(x) - onehot(t)) * w with w the row weights (valid / N times gy), as Functions."""
-        xp = backend.get_array_module(self.safe_t)
+        xp = backend.get_array_module(self.valid)
         (x,) = self.inputs
         num_classes = self.shape[-1]
+        if self.safe_t is None:  # the fused forward keeps the targets and valid flags only
+            self.safe_t = xp.where(self.valid != 0, self.targets.reshape(-1), 0)
         onehot = xp.zeros((self.safe_t.size, num_classes), dtype=x.dtype)
         onehot[xp.arange(self.safe_t.size), self.safe_t] = 1
         valid = self.valid.astype(x.dtype)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend
-from ..autograd import Function, Tensor
+from ..autograd import Function, Tensor, array_of
 from .activation import softplus
 from .basic import mul, sum, where
 from .embedding import IdOutOfRangeError, embedding, scatter_add_rows
@@ -65,8 +65,8 @@ def negative_sampling_loss(h, weight, targets, negatives) -> Tensor:
     if not hasattr(weight, "shape") or getattr(weight, "ndim", 0) != 2:
         raise ValueError(
             f"negative_sampling_loss: weight must be a (V, D) matrix, got {getattr(weight, 'shape', weight)!r}")
-    targets = xp.asarray(getattr(targets, "data", targets))
-    negatives = xp.asarray(getattr(negatives, "data", negatives))
+    targets = xp.asarray(array_of(targets))
+    negatives = xp.asarray(array_of(negatives))
     if targets.dtype.kind not in "iu" or negatives.dtype.kind not in "iu":
         raise TypeError("negative_sampling_loss: targets and negatives must be integer ids")
     if negatives.ndim != 2 or negatives.shape[0] != targets.size:

@@ -29,7 +29,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function, Tensor, is_grad_enabled
-from . import activation, basic, packed_gemm, vector_math
+from . import activation, basic, cuda_kernels, packed_gemm, vector_math
 from .layers import linear
 
 # ---------------------------------------------------------------------------- helpers
@@ -235,6 +235,21 @@ def _lstm_steps_numpy(gates: Any, hs: Any, cs: Any, tanh_c: Any, weight: Any, pe
         tc = tanh_c[min(t, tanh_c.shape[0] - 1)]
         xp.tanh(c, out=tc)
         xp.multiply(o, tc, out=hs[t + 1])
+
+
+def _lstm_steps_fused(kernel: Any, gates: Any, hs: Any, cs: Any, tanh_c: Any, weight: Any,
+                      skip_first: bool = False) -> None:
+    """The LSTM forward steps on CuPy arrays, in place as :func:`_lstm_steps_numpy`: per step one GEMM
+    and one launch of the fused gate kernel (:mod:`cuda_kernels`) instead of a dozen ufunc launches."""
+    xp = backend.get_array_module(gates)
+    T, B, H4 = gates.shape
+    rec = xp.empty((B, H4), dtype=gates.dtype)
+    for t in range(T):
+        if t > 0 or not skip_first:
+            weight(hs[t], rec)
+        else:
+            rec.fill(0)
+        kernel(rec, cs[t], H4 // 4, gates[t], cs[t + 1], tanh_c[min(t, tanh_c.shape[0] - 1)], hs[t + 1])
 
 
 def _lstm_steps_compiled(step: Any, gates: Any, hs: Any, cs: Any, tanh_c: Any, w_hh: Any,
@@ -568,8 +583,11 @@ class LSTMFunction(Function):
         hs[0], cs[0] = h0, c0
         compiled = None if peep is not None else vector_math.kernels(gates, hs, w_hh)
         skip_first = _starts_at_zero(h0)
+        fused = None if peep is not None else cuda_kernels.get("lstm_forward", gates, hs, w_hh)
         if compiled is not None:  # each step's gate math in one compiled pass (vector_math)
             _lstm_steps_compiled(compiled["lstm_gates_forward"], gates, hs, cs, tanh_c, w_hh, skip_first)
+        elif fused is not None:  # CuPy: each step's gate math in one kernel launch
+            _lstm_steps_fused(fused, gates, hs, cs, tanh_c, packed_gemm.pack(w_hh, B), skip_first)
         else:
             _lstm_steps_numpy(gates, hs, cs, tanh_c, packed_gemm.pack(w_hh, B), peep, skip_first)
         if training:
@@ -596,8 +614,11 @@ class LSTMFunction(Function):
         dh = xp.zeros((B, H), dtype=dtype) if gh_n is None else gh_n.astype(dtype, copy=True)
         dc = xp.zeros((B, H), dtype=dtype) if gc_n is None else gc_n.astype(dtype, copy=True)
         kernel = _numba_gate_grads() if USE_NUMBA and xp is np and dtype in (np.float32, np.float64) else None
+        fused = None if peep is not None else cuda_kernels.get("lstm_backward", self.gates, dh, dc)
         if kernel is not None:
             dz = self._steps_numba(kernel, gy, dh, dc)
+        elif fused is not None:
+            dz = self._steps_fused(fused, gy, dh, dc)
         else:
             dz = self._steps_numpy(gy, dh, dc)
         T4 = dz.reshape(T * B, 4 * H)
@@ -655,6 +676,22 @@ class LSTMFunction(Function):
             dh[b0:b1, u0:u1] = dh_u
 
         _run_ranges(ranges, run)
+        return dz
+
+    def _steps_fused(self, kernel, gy, dh, dc):
+        """The backward walk on CuPy arrays: per step one launch of the fused gate-gradient kernel
+        (:mod:`cuda_kernels`, the formulas of :meth:`_steps_numpy`) and one GEMM dZ_t W_hh."""
+        xp = backend.get_array_module(self.hs)
+        a, cs, tanh_c = self.gates, self.cs, self.tanh_c
+        T, B, H = tanh_c.shape
+        dz = xp.empty((T, B, 4 * H), dtype=a.dtype)
+        gy = None if gy is None else xp.ascontiguousarray(gy, dtype=a.dtype)
+        weight = packed_gemm.pack(self.w_hh.T, B)  # dZ_t W_hh
+        wants_h0 = _wants(self, 1)
+        for t in range(T - 1, -1, -1):
+            kernel(a[t], cs[t], tanh_c[t], dh if gy is None else gy[t], dh, gy is not None, H, dz[t], dc)
+            if t > 0 or wants_h0:
+                weight(dz[t], dh)
         return dz
 
     def _steps_numpy(self, gy, dh, dc):

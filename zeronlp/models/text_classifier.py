@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import backend
 from .. import functional as F
-from ..autograd import Tensor
+from ..autograd import Tensor, array_of
 from ..data.vocab import Vocabulary, tokenize
 from ..nn import GRU, Conv1d, Dropout, Embedding, Linear, Module, ModuleList
 
@@ -127,7 +127,7 @@ class TextClassifier(Module):
     def encode(self, ids: Any) -> Tensor:
         """Fixed-size text representations ``(N, features)``."""
         xp = backend.xp()
-        ids = xp.asarray(getattr(ids, "data", ids))
+        ids = xp.asarray(array_of(ids))
         min_length = max(self.kernel_sizes) if self.encoder == "cnn" else 1
         ids, lengths = _trim(ids, min_length)
         lengths = xp.maximum(lengths, 1)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
+from .. import backend
 from .. import functional as F
-from ..autograd import Tensor, as_tensor
+from ..autograd import Tensor, array_of, as_tensor
 from ..errors import UsageError
 from .module import Module
 
@@ -39,13 +38,14 @@ class CrossEntropyLoss(Module):
 
     def forward(self, input: Any, target: Any) -> Tensor:  # noqa: A002 - PyTorch's argument name
         x = as_tensor(input)
-        t = target.data if isinstance(target, Tensor) else np.asarray(target) if not hasattr(target, "dtype") \
-            else target
+        xp = backend.get_array_module(x.data)
+        t = array_of(target)
+        t = t if hasattr(t, "dtype") else xp.asarray(t)
         if x.ndim == 0:
             raise UsageError("CrossEntropyLoss: input must have a class dimension, got a 0-d tensor")
         logits = x if x.ndim <= 2 else F.transpose(x, (0,) + tuple(range(2, x.ndim)) + (1,))
         if t.dtype.kind == "f" and tuple(t.shape) == x.shape:  # class probabilities
-            probs = t if x.ndim <= 2 else np.moveaxis(t, 1, -1)
+            probs = t if x.ndim <= 2 else xp.moveaxis(t, 1, -1)
             return self._soft(logits, probs)
         if self.label_smoothing:
             ids = F.as_ids(t, "CrossEntropyLoss")
@@ -99,11 +99,12 @@ class BCEWithLogitsLoss(Module):
         if self.pos_weight is None:
             return F.binary_cross_entropy_with_logits(input, target, reduction=self.reduction)
         x = as_tensor(input)
-        t = target.data if isinstance(target, Tensor) else np.asarray(target)
+        xp = backend.get_array_module(x.data)
+        t = xp.asarray(array_of(target))
         if tuple(t.shape) != x.shape:
             raise UsageError(f"BCEWithLogitsLoss: logits {x.shape} and targets {tuple(t.shape)} differ in shape")
         t = t.astype(x.dtype)
-        pw = np.asarray(getattr(self.pos_weight, "data", self.pos_weight), dtype=x.dtype)
+        pw = xp.asarray(array_of(self.pos_weight), dtype=x.dtype)
         # (1 - t) x + (1 + (pw - 1) t) softplus(-x)
         losses = (1 - t) * x + (1 + (pw - 1) * t) * F.softplus(-x)
         if self.reduction == "none":

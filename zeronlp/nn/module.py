@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .. import backend
-from ..autograd import Tensor
+from ..autograd import Tensor, array_of
 
 
 class Parameter(Tensor):
@@ -154,7 +154,7 @@ class Module:
             raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
         xp = backend.xp()
         for name, value in state.items():
-            array = np.asarray(backend.to_numpy(getattr(value, "data", value)))
+            array = np.asarray(backend.to_numpy(array_of(value)))
             if name in own:
                 param = own[name]
                 if tuple(array.shape) != param.shape:

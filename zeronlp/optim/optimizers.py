@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import backend
-from ..functional import vector_math
+from ..functional import cuda_kernels, vector_math
 from .optimizer import Optimizer
 
 # elements per block of Adam's update on the CPU: 4 arrays' blocks + 2 work blocks = 3 MiB of float32, in
@@ -154,6 +154,12 @@ class Adam(Optimizer):
         m, v, t = state["exp_avg"], state["exp_avg_sq"], state["step"]
         step_size = lr / (1 - beta1**t)
         arrays = (param.data, grad, m, v)
+        fused = cuda_kernels.get("adam", *arrays) if grad.shape == m.shape else None
+        if fused is not None:  # CuPy: the update in one launch (the NumPy form below makes ~12)
+            c = m.dtype.type
+            fused(grad, c(beta1), c(1 - beta1), c(beta2), c(1 - beta2), c(math.sqrt(1 - beta2**t)), c(group["eps"]),
+                  c(step_size), param.data, m, v)
+            return
         if (xp is np and grad.dtype == m.dtype and grad.shape == m.shape and m.dtype.kind == "f"
                 and all(a.flags.c_contiguous for a in arrays)):
             kernel = _numba_adam() if USE_NUMBA and m.dtype in (np.float32, np.float64) else None

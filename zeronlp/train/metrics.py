@@ -12,14 +12,15 @@ from typing import Any
 import numpy as np
 
 from .. import backend
+from ..autograd import array_of
 from ..errors import UsageError
 from ..fileio import atomic_open
 
 
 def accuracy(logits: Any, targets: Any) -> float:
     """Fraction of rows whose arg-max equals the target id."""
-    scores = backend.to_numpy(getattr(logits, "data", logits))
-    t = backend.to_numpy(getattr(targets, "data", targets))
+    scores = backend.to_numpy(array_of(logits))
+    t = backend.to_numpy(array_of(targets))
     if scores.shape[:-1] != t.shape:
         raise ValueError(f"accuracy: scores {scores.shape} do not match targets {t.shape}")
     return float((scores.argmax(axis=-1) == t).mean()) if t.size else float("nan")

@@ -1,0 +1,194 @@
+"""Fused CUDA kernels for the CuPy backend: one launch where the NumPy form makes many.
+
+On a GPU, a small array operation costs its launch (5-20 microseconds of Python and driver time),
+not its arithmetic: an LSTM step written as NumPy ufuncs is a dozen launches around one GEMM, Adam's
+update of one parameter a dozen more, and a softmax cross-entropy twenty. Each kernel here does one
+of those jobs in a single ``cupy.ElementwiseKernel`` or ``cupy.RawKernel`` launch, computing the same
+formulas as the NumPy form it replaces (which stays the reference: ``tests/gpu`` checks every kernel
+against it). The kernels are compiled on first use; :func:`get` returns None unless every array
+given is a CuPy array of float32 or float64, so NumPy code never reaches this module's CuPy import.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import backend
+
+# False: the CuPy arrays take the NumPy-form path (tests flip it to compare the two)
+USE_FUSED = True
+_KERNELS: dict[str, Any] = {}
+
+# LSTM forward step, element (b, j) of (B, H): gate pre-activations a[b, g H + j] (+ the recurrent
+# product rec) -> activations in place; sigmoid as 0.5 tanh(0.5 z) + 0.5 (the NumPy form's formula)
+#   i, f, o = sigmoid(z_i, z_f, z_o);  g = tanh(z_g);  c = f c_prev + i g;  h = o tanh(c)
+_LSTM_FORWARD = """
+const long long b = i / H, j = i % H, k = b * 4 * H + j;
+const T half = 0.5;
+T zi = a[k] + rec[k], zf = a[k + H] + rec[k + H], zg = a[k + 2 * H] + rec[k + 2 * H];
+T zo = a[k + 3 * H] + rec[k + 3 * H];
+T si = tanh(zi * half) * half + half, sf = tanh(zf * half) * half + half;
+T sg = tanh(zg), so = tanh(zo * half) * half + half;
+a[k] = si; a[k + H] = sf; a[k + 2 * H] = sg; a[k + 3 * H] = so;
+c = sf * c_prev + si * sg;
+tc = tanh(c);
+h = so * tc;
+"""
+
+# LSTM backward step, element (b, j): with dh = dh_t (+ dy_t) and the kept activations,
+#   dc' = dc + dh o (1 - tanh(c)^2);  dz_o = dh tanh(c) o (1 - o);  dz_i = dc' g i (1 - i);
+#   dz_f = dc' c_prev f (1 - f);  dz_g = dc' i (1 - g^2);  dc_{t-1} = dc' f
+_LSTM_BACKWARD = """
+const long long b = i / H, j = i % H, k = b * 4 * H + j;
+const T one = 1;
+T d_h = has_gy ? dh + gy[i] : dh;
+T si = a[k], sf = a[k + H], sg = a[k + 2 * H], so = a[k + 3 * H];
+T d_c = dc + d_h * (so * (one - tc * tc));
+dz[k + 3 * H] = ((one - so) * so * tc) * d_h;
+dz[k] = ((one - si) * si * sg) * d_c;
+dz[k + H] = ((one - sf) * sf * c_prev) * d_c;
+dz[k + 2 * H] = ((one - sg * sg) * si) * d_c;
+dc = d_c * sf;
+"""
+
+# Adam, element-wise (PyTorch's rule; s = lr / (1 - b1^t), c2 = sqrt(1 - b2^t)):
+#   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  p -= s m / (sqrt(v) / c2 + eps)
+_ADAM = """
+T mi = m * beta1 + g * one_minus_beta1;
+T vi = v * beta2 + (g * g) * one_minus_beta2;
+m = mi;
+v = vi;
+p -= (mi * step_size) / (sqrt(vi) / bias2 + eps);
+"""
+
+# softmax cross-entropy, one block of 256 threads per row r of x (R, C), target t_r:
+#   loss_r = log sum_c exp(x_rc - max_r) + max_r - x_{r t_r};  D_r = softmax(x_r) - onehot(t_r)
+# A row whose target is ignore_index has loss 0, D_r = 0 and valid_r = 0 (else 1); stats[0] counts the
+# valid rows, stats[1] is 1 when a target is out of range and stats[2] one such target, so that the
+# host checks the targets and learns the count from one small copy. D is written when keep is set.
+_SOFTMAX_XENT = r"""
+template <typename T>
+__device__ void softmax_xent_row(const T* x, const long long* t, T* d, T* loss, T* valid,
+                                 long long* stats, const int keep, const long long C,
+                                 const long long ignore) {
+    __shared__ T shared[256];
+    const long long r = blockIdx.x;
+    const T* row = x + r * C;
+    T* out = d + r * C;
+    const long long target = t[r];
+    if (target == ignore || target < 0 || target >= C) {
+        if (threadIdx.x == 0) {
+            loss[r] = 0;
+            valid[r] = 0;
+            if (target != ignore) {
+                atomicExch((unsigned long long*)&stats[2], (unsigned long long)target);
+                atomicExch((unsigned long long*)&stats[1], 1ULL);
+            }
+        }
+        if (keep)
+            for (long long c = threadIdx.x; c < C; c += blockDim.x) out[c] = 0;
+        return;
+    }
+    T m = row[0];
+    for (long long c = threadIdx.x; c < C; c += blockDim.x) m = max(m, row[c]);
+    shared[threadIdx.x] = m;
+    __syncthreads();
+    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s) shared[threadIdx.x] = max(shared[threadIdx.x], shared[threadIdx.x + s]);
+        __syncthreads();
+    }
+    m = shared[0];
+    __syncthreads();
+    T total = 0;
+    for (long long c = threadIdx.x; c < C; c += blockDim.x) total += exp(row[c] - m);
+    shared[threadIdx.x] = total;
+    __syncthreads();
+    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s) shared[threadIdx.x] += shared[threadIdx.x + s];
+        __syncthreads();
+    }
+    total = shared[0];
+    if (threadIdx.x == 0) {
+        loss[r] = log(total) + m - row[target];
+        valid[r] = 1;
+        atomicAdd((unsigned long long*)&stats[0], 1ULL);
+    }
+    if (keep) {
+        const T inv = T(1) / total;
+        for (long long c = threadIdx.x; c < C; c += blockDim.x)
+            out[c] = exp(row[c] - m) * inv - (c == target ? T(1) : T(0));
+    }
+}
+
+extern "C" __global__ void softmax_xent_rows_f32(const float* x, const long long* t, float* d, float* loss,
+                                                 float* valid, long long* stats, const int keep,
+                                                 const long long C, const long long ignore) {
+    softmax_xent_row<float>(x, t, d, loss, valid, stats, keep, C, ignore);
+}
+
+extern "C" __global__ void softmax_xent_rows_f64(const double* x, const long long* t, double* d,
+                                                 double* loss, double* valid, long long* stats,
+                                                 const int keep, const long long C, const long long ignore) {
+    softmax_xent_row<double>(x, t, d, loss, valid, stats, keep, C, ignore);
+}
+"""
+SOFTMAX_BLOCK = 256
+
+
+def _build(name: str) -> Any:
+    import cupy
+
+    if name == "lstm_forward":
+        return cupy.ElementwiseKernel("raw T rec, T c_prev, int64 H", "raw T a, T c, T tc, T h",
+                                      _LSTM_FORWARD, "zeronlp_lstm_forward")
+    if name == "lstm_backward":
+        return cupy.ElementwiseKernel("raw T a, T c_prev, T tc, raw T gy, T dh, bool has_gy, int64 H",
+                                      "raw T dz, T dc", _LSTM_BACKWARD, "zeronlp_lstm_backward")
+    if name == "adam":
+        return cupy.ElementwiseKernel(
+            "T g, T beta1, T one_minus_beta1, T beta2, T one_minus_beta2, T bias2, T eps, T step_size",
+            "T p, T m, T v", _ADAM, "zeronlp_adam")
+    if name == "softmax_xent":
+        module = cupy.RawModule(code=_SOFTMAX_XENT)
+        return {"float32": module.get_function("softmax_xent_rows_f32"),
+                "float64": module.get_function("softmax_xent_rows_f64")}
+    raise KeyError(name)
+
+
+def get(name: str, *arrays: Any) -> Any:
+    """The fused kernel ``name`` (``lstm_forward``, ``lstm_backward``, ``adam``, ``softmax_xent``) when
+    :data:`USE_FUSED` is on and every array is a CuPy float32/float64 array of one dtype, else None."""
+    if not USE_FUSED or not arrays or backend.get_array_module(arrays[0]) is np:
+        return None
+    dtype = arrays[0].dtype
+    if dtype.name not in ("float32", "float64") or any(
+            backend.get_array_module(a) is np or a.dtype != dtype for a in arrays):
+        return None
+    kernel = _KERNELS.get(name)
+    if kernel is None:
+        kernel = _KERNELS[name] = _build(name)
+    return kernel
+
+
+def softmax_xent_rows(kernel: dict[str, Any], x: Any, targets: Any, ignore_index: int,
+                      keep: bool) -> tuple[Any, Any, Any, int, int | None]:
+    """One launch of ``kernel`` over the C-contiguous (R, C) ``x`` and its (R,) integer ``targets``.
+
+    Returns the rows' losses (0 where the target is ``ignore_index``), their valid flags (1 or 0, in
+    x's dtype), ``softmax(x) - onehot(t)`` with zero ignored rows when ``keep`` (else None), the number
+    of valid rows, and an out-of-range target if there is one (else None): the two numbers come back
+    in one device-to-host copy, the only synchronisation."""
+    xp = backend.get_array_module(x)
+    rows, classes = x.shape
+    t = xp.ascontiguousarray(targets, dtype=xp.int64)
+    losses = xp.empty(rows, dtype=x.dtype)
+    valid = xp.empty(rows, dtype=x.dtype)
+    d = xp.empty_like(x) if keep else None
+    stats = xp.zeros(3, dtype=xp.int64)
+    if rows:
+        kernel[x.dtype.name]((rows,), (SOFTMAX_BLOCK,), (x, t, d if keep else losses, losses, valid, stats,
+                                                         np.int32(keep), np.int64(classes), np.int64(ignore_index)))
+    count, flag, bad = (int(v) for v in stats.get())
+    return losses, valid, d, count, (bad if flag else None)
