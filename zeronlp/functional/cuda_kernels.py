@@ -21,36 +21,43 @@ from .. import backend
 USE_FUSED = True
 _KERNELS: dict[str, Any] = {}
 
-# LSTM forward step, element (b, j) of (B, H): gate pre-activations a[b, g H + j] (+ the recurrent
-# product rec) -> activations in place; sigmoid as 0.5 tanh(0.5 z) + 0.5 (the NumPy form's formula)
-#   i, f, o = sigmoid(z_i, z_f, z_o);  g = tanh(z_g);  c = f c_prev + i g;  h = o tanh(c)
+# LSTM forward step t, element (b, j) of (B, H), on the whole (T, B, 4H) / (T + 1, B, H) buffers (the
+# step's rows found from t here, so that no slices are made per step): the pre-activations
+# gates[t, b, g H + j] plus the recurrent product rec[b, g H + j] -> activations in place; sigmoid as
+# 0.5 tanh(0.5 z) + 0.5 (the NumPy form's formula); tanh(c) goes to row tc_row of tanh_c
+#   i, f, o = sigmoid(z_i, z_f, z_o);  g = tanh(z_g);  c_t = f c_{t-1} + i g;  h_t = o tanh(c_t)
 _LSTM_FORWARD = """
-const long long b = i / H, j = i % H, k = b * 4 * H + j;
+const long long b = i / H, j = i % H, k = b * 4 * H + j, a0 = t * B * 4 * H + k;
+const long long now = t * B * H + i, next = now + B * H;
 const T half = 0.5;
-T zi = a[k] + rec[k], zf = a[k + H] + rec[k + H], zg = a[k + 2 * H] + rec[k + 2 * H];
-T zo = a[k + 3 * H] + rec[k + 3 * H];
+T zi = a[a0] + rec[k], zf = a[a0 + H] + rec[k + H], zg = a[a0 + 2 * H] + rec[k + 2 * H];
+T zo = a[a0 + 3 * H] + rec[k + 3 * H];
 T si = tanh(zi * half) * half + half, sf = tanh(zf * half) * half + half;
 T sg = tanh(zg), so = tanh(zo * half) * half + half;
-a[k] = si; a[k + H] = sf; a[k + 2 * H] = sg; a[k + 3 * H] = so;
-c = sf * c_prev + si * sg;
-tc = tanh(c);
-h = so * tc;
+a[a0] = si; a[a0 + H] = sf; a[a0 + 2 * H] = sg; a[a0 + 3 * H] = so;
+T c = sf * cs[now] + si * sg;
+T tc = tanh(c);
+cs[next] = c;
+tanh_c[tc_row * B * H + i] = tc;
+hs[next] = so * tc;
 """
 
-# LSTM backward step, element (b, j): with dh = dh_t (+ dy_t) and the kept activations,
+# LSTM backward step t, element (b, j), on the whole kept buffers as the forward: with dh = dh_t
+# (+ dy_t) and the activations,
 #   dc' = dc + dh o (1 - tanh(c)^2);  dz_o = dh tanh(c) o (1 - o);  dz_i = dc' g i (1 - i);
-#   dz_f = dc' c_prev f (1 - f);  dz_g = dc' i (1 - g^2);  dc_{t-1} = dc' f
+#   dz_f = dc' c_{t-1} f (1 - f);  dz_g = dc' i (1 - g^2);  dc_{t-1} = dc' f
 _LSTM_BACKWARD = """
-const long long b = i / H, j = i % H, k = b * 4 * H + j;
+const long long b = i / H, j = i % H, a0 = t * B * 4 * H + b * 4 * H + j, now = t * B * H + i;
 const T one = 1;
-T d_h = has_gy ? dh + gy[i] : dh;
-T si = a[k], sf = a[k + H], sg = a[k + 2 * H], so = a[k + 3 * H];
-T d_c = dc + d_h * (so * (one - tc * tc));
-dz[k + 3 * H] = ((one - so) * so * tc) * d_h;
-dz[k] = ((one - si) * si * sg) * d_c;
-dz[k + H] = ((one - sf) * sf * c_prev) * d_c;
-dz[k + 2 * H] = ((one - sg * sg) * si) * d_c;
-dc = d_c * sf;
+T d_h = has_gy ? dh[i] + gy[now] : dh[i];
+T si = a[a0], sf = a[a0 + H], sg = a[a0 + 2 * H], so = a[a0 + 3 * H];
+T tc = tanh_c[now];
+T d_c = dc[i] + d_h * (so * (one - tc * tc));
+dz[a0 + 3 * H] = ((one - so) * so * tc) * d_h;
+dz[a0] = ((one - si) * si * sg) * d_c;
+dz[a0 + H] = ((one - sf) * sf * cs[now]) * d_c;
+dz[a0 + 2 * H] = ((one - sg * sg) * si) * d_c;
+dc[i] = d_c * sf;
 """
 
 # Adam, element-wise (PyTorch's rule; s = lr / (1 - b1^t), c2 = sqrt(1 - b2^t)):
@@ -141,11 +148,13 @@ def _build(name: str) -> Any:
     import cupy
 
     if name == "lstm_forward":
-        return cupy.ElementwiseKernel("raw T rec, T c_prev, int64 H", "raw T a, T c, T tc, T h",
-                                      _LSTM_FORWARD, "zeronlp_lstm_forward")
+        return cupy.ElementwiseKernel("raw T rec, int64 t, int64 tc_row, int64 B, int64 H",
+                                      "raw T a, raw T cs, raw T tanh_c, raw T hs", _LSTM_FORWARD,
+                                      "zeronlp_lstm_forward")
     if name == "lstm_backward":
-        return cupy.ElementwiseKernel("raw T a, T c_prev, T tc, raw T gy, T dh, bool has_gy, int64 H",
-                                      "raw T dz, T dc", _LSTM_BACKWARD, "zeronlp_lstm_backward")
+        return cupy.ElementwiseKernel(
+            "raw T a, raw T cs, raw T tanh_c, raw T gy, raw T dh, bool has_gy, int64 t, int64 B, int64 H",
+            "raw T dz, raw T dc", _LSTM_BACKWARD, "zeronlp_lstm_backward")
     if name == "adam":
         return cupy.ElementwiseKernel(
             "T g, T beta1, T one_minus_beta1, T beta2, T one_minus_beta2, T bias2, T eps, T step_size",

@@ -243,13 +243,14 @@ def _lstm_steps_fused(kernel: Any, gates: Any, hs: Any, cs: Any, tanh_c: Any, we
     and one launch of the fused gate kernel (:mod:`cuda_kernels`) instead of a dozen ufunc launches."""
     xp = backend.get_array_module(gates)
     T, B, H4 = gates.shape
+    H, last_row = H4 // 4, tanh_c.shape[0] - 1
     rec = xp.empty((B, H4), dtype=gates.dtype)
     for t in range(T):
         if t > 0 or not skip_first:
             weight(hs[t], rec)
         else:
             rec.fill(0)
-        kernel(rec, cs[t], H4 // 4, gates[t], cs[t + 1], tanh_c[min(t, tanh_c.shape[0] - 1)], hs[t + 1])
+        kernel(rec, t, min(t, last_row), B, H, gates, cs, tanh_c, hs, size=B * H)
 
 
 def _lstm_steps_compiled(step: Any, gates: Any, hs: Any, cs: Any, tanh_c: Any, w_hh: Any,
@@ -689,7 +690,7 @@ class LSTMFunction(Function):
         weight = packed_gemm.pack(self.w_hh.T, B)  # dZ_t W_hh
         wants_h0 = _wants(self, 1)
         for t in range(T - 1, -1, -1):
-            kernel(a[t], cs[t], tanh_c[t], dh if gy is None else gy[t], dh, gy is not None, H, dz[t], dc)
+            kernel(a, cs, tanh_c, dh if gy is None else gy, dh, gy is not None, t, B, H, dz, dc, size=B * H)
             if t > 0 or wants_h0:
                 weight(dz[t], dh)
         return dz
