@@ -68,6 +68,31 @@ def test_lstm_function_fused_equals_ufuncs(dtype, reverse, with_state, only_last
         np.testing.assert_allclose(a, b, **tol)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reverse, with_state, bias", [(False, False, True), (True, True, True),
+                                                       (False, True, False)])
+def test_gru_function_fused_equals_ufuncs(dtype, reverse, with_state, bias, fused_and_plain):
+    rng = np.random.default_rng(7)
+    T, B, D, H = 6, 5, 7, 8
+    arrays = [rng.standard_normal(s).astype(dtype) * 0.5 for s in
+              ((T, B, D), (B, H), (3 * H, D), (3 * H, H), (3 * H,), (3 * H,))]
+    if not with_state:
+        arrays[1] = np.zeros_like(arrays[1])
+    if not bias:
+        arrays = arrays[:4]
+
+    def run():
+        ts = [zn.tensor(a, requires_grad=True) for a in arrays]
+        y, h = F.gru(*ts, reverse=reverse)
+        ((y * y).sum() + (h * h).sum()).backward()
+        return _host([y.data, h.data] + [t.grad for t in ts])
+
+    fused, plain = fused_and_plain(run)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)
+    for a, b in zip(fused, plain):
+        np.testing.assert_allclose(a, b, **tol)
+
+
 def test_lstm_evaluation_without_grad_fused_equals_ufuncs(fused_and_plain):
     x = np.random.default_rng(4).standard_normal((2, 9, 6)).astype(np.float32)
 

@@ -20,6 +20,7 @@ from .. import backend
 # False: the CuPy arrays take the NumPy-form path (tests flip it to compare the two)
 USE_FUSED = True
 _KERNELS: dict[str, Any] = {}
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 # LSTM forward step t, element (b, j) of (B, H), on the whole (T, B, 4H) / (T + 1, B, H) buffers (the
 # step's rows found from t here, so that no slices are made per step): the pre-activations
@@ -58,6 +59,41 @@ dz[a0] = ((one - si) * si * sg) * d_c;
 dz[a0 + H] = ((one - sf) * sf * cs[now]) * d_c;
 dz[a0 + 2 * H] = ((one - sg * sg) * si) * d_c;
 dc[i] = d_c * sf;
+"""
+
+# GRU forward step t, element (b, j) (PyTorch's gate order r, z, n), on the whole buffers: gi (T, B, 3H)
+# input projections, gh (B, 3H) = h_{t-1} W_hh^T of this step, bh the recurrent bias (if has_bias):
+#   r = sigmoid(gi_r + gh_r + bh_r);  z = sigmoid(gi_z + gh_z + bh_z);  hn = gh_n + bh_n;
+#   n = tanh(r hn + gi_n);  h_t = (h_{t-1} - n) z + n;  acts[t] <- (r, z, n), hn_part[t] <- hn
+_GRU_FORWARD = """
+const long long b = i / H, j = i % H, k = b * 3 * H + j, g0 = t * B * 3 * H + k, now = t * B * H + i;
+const T half = 0.5;
+T hr = gh[k], hz = gh[k + H], hn = gh[k + 2 * H];
+if (has_bias) { hr += bh[j]; hz += bh[j + H]; hn += bh[j + 2 * H]; }
+T r = tanh((gi[g0] + hr) * half) * half + half;
+T z = tanh((gi[g0 + H] + hz) * half) * half + half;
+T n = tanh(r * hn + gi[g0 + 2 * H]);
+acts[g0] = r; acts[g0 + H] = z; acts[g0 + 2 * H] = n;
+hn_part[now] = hn;
+hs[now + B * H] = (hs[now] - n) * z + n;
+"""
+
+# GRU backward step t, element (b, j): with dh = dh_t (+ the last step's dZ W_hh in back) (+ dy_t),
+#   dn = dh (1 - z)(1 - n^2);  dz = dh (h_{t-1} - n) z (1 - z);  dr = dn hn r (1 - r);
+#   d_in[t] <- (dr, dz, dn);  d_rec[t] <- (dr, dz, dn r);  dh <- dh z (d_rec[t] W_hh is added next step)
+_GRU_BACKWARD = """
+const long long b = i / H, j = i % H, g0 = t * B * 3 * H + b * 3 * H + j, now = t * B * H + i;
+const T one = 1;
+T d_h = dh[i];
+if (has_back) d_h += back[i];
+if (has_gy) d_h += gy[now];
+T r = acts[g0], z = acts[g0 + H], n = acts[g0 + 2 * H];
+T dn = d_h * ((one - z) * (one - n * n));
+T dz = d_h * ((hs[now] - n) * z * (one - z));
+T dr = dn * (hn_part[now] * r * (one - r));
+d_in[g0] = dr; d_in[g0 + H] = dz; d_in[g0 + 2 * H] = dn;
+d_rec[g0] = dr; d_rec[g0 + H] = dz; d_rec[g0 + 2 * H] = dn * r;
+dh[i] = d_h * z;
 """
 
 # Adam, element-wise (PyTorch's rule; s = lr / (1 - b1^t), c2 = sqrt(1 - b2^t)):
@@ -155,6 +191,13 @@ def _build(name: str) -> Any:
         return cupy.ElementwiseKernel(
             "raw T a, raw T cs, raw T tanh_c, raw T gy, raw T dh, bool has_gy, int64 t, int64 B, int64 H",
             "raw T dz, raw T dc", _LSTM_BACKWARD, "zeronlp_lstm_backward")
+    if name == "gru_forward":
+        return cupy.ElementwiseKernel("raw T gi, raw T gh, raw T bh, bool has_bias, int64 t, int64 B, int64 H",
+                                      "raw T acts, raw T hn_part, raw T hs", _GRU_FORWARD, "zeronlp_gru_forward")
+    if name == "gru_backward":
+        return cupy.ElementwiseKernel(
+            "raw T acts, raw T hn_part, raw T hs, raw T gy, raw T back, bool has_gy, bool has_back, int64 t, "
+            "int64 B, int64 H", "raw T d_in, raw T d_rec, raw T dh", _GRU_BACKWARD, "zeronlp_gru_backward")
     if name == "adam":
         return cupy.ElementwiseKernel(
             "T g, T beta1, T one_minus_beta1, T beta2, T one_minus_beta2, T bias2, T eps, T step_size",
@@ -167,14 +210,18 @@ def _build(name: str) -> Any:
 
 
 def get(name: str, *arrays: Any) -> Any:
-    """The fused kernel ``name`` (``lstm_forward``, ``lstm_backward``, ``adam``, ``softmax_xent``) when
-    :data:`USE_FUSED` is on and every array is a CuPy float32/float64 array of one dtype, else None."""
-    if not USE_FUSED or not arrays or backend.get_array_module(arrays[0]) is np:
+    """The fused kernel ``name`` (``lstm_forward``, ``lstm_backward``, ``gru_forward``, ``gru_backward``,
+    ``adam``, ``softmax_xent``) when
+    :data:`USE_FUSED` is on and every array is a CuPy float32/float64 array of one dtype, else None.
+    (Called once per parameter and step: plain type and dtype comparisons, no dtype names.)"""
+    if not USE_FUSED or not arrays:
         return None
-    dtype = arrays[0].dtype
-    if dtype.name not in ("float32", "float64") or any(
-            backend.get_array_module(a) is np or a.dtype != dtype for a in arrays):
+    dtype = getattr(arrays[0], "dtype", None)
+    if dtype not in _FLOATS:
         return None
+    for a in arrays:
+        if not type(a).__module__.startswith("cupy") or a.dtype != dtype:
+            return None
     kernel = _KERNELS.get(name)
     if kernel is None:
         kernel = _KERNELS[name] = _build(name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -15,6 +16,12 @@ from .basic import matmul, mul, require_float, reshape, sum, transpose
 def _rows(a):
     """``a (..., n)`` as a 2-D ``(rows, n)`` array (``reshape(-1, n)`` fails on a 0-size array when n is 0)."""
     return a.reshape(math.prod(a.shape[:-1]), a.shape[-1])
+
+
+def _product(a: Any, b: Any) -> Any:
+    """``a @ b`` of 2-D arrays: NumPy's matmul, or CuPy's dot (the same product with 15-20% less time
+    per call than CuPy's matmul dispatch, which a small GPU step pays several times)."""
+    return a @ b if isinstance(a, np.ndarray) else backend.get_array_module(a).dot(a, b)
 
 
 class LinearFunction(Function):
@@ -41,7 +48,7 @@ class LinearFunction(Function):
             x, weight = basic.promote(x, weight)
         self.x, self.weight, self.has_bias = x, weight, bias is not None
         # (..., in) as one (rows, in) GEMM: NumPy runs a 3-D ``x @ W.T`` as a stack of small GEMMs
-        y = (_rows(x) @ weight.T).reshape(*x.shape[:-1], weight.shape[0])
+        y = _product(_rows(x), weight.T).reshape(*x.shape[:-1], weight.shape[0])
         if bias is not None:
             y += bias.astype(y.dtype, copy=False)
         return y
@@ -51,10 +58,10 @@ class LinearFunction(Function):
         gy2 = _rows(gy)
 
         def input_grad():
-            return (gy2 @ weight).reshape(*gy.shape[:-1], weight.shape[1])
+            return _product(gy2, weight).reshape(*gy.shape[:-1], weight.shape[1])
 
         def weight_grad():
-            return gy2.T @ _rows(x)
+            return _product(gy2.T, _rows(x))
 
         if self.needs_input_grad[0]:
             macs = gy2.size * weight.shape[1]

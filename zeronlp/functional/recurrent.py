@@ -320,6 +320,19 @@ def _gru_steps_numpy(gi: Any, gh: Any, b_hh: Any, hs: Any, acts: Any, hn_part: A
         h += n
 
 
+def _gru_steps_fused(kernel: Any, gi: Any, b_hh: Any, hs: Any, acts: Any, hn_part: Any, weight: Any,
+                     skip_first: bool) -> None:
+    """The GRU forward steps on CuPy arrays, in place as :func:`_gru_steps_numpy`: per step one GEMM and
+    one launch of the fused gate kernel (:mod:`cuda_kernels`)."""
+    xp = backend.get_array_module(gi)
+    T, B, H3 = gi.shape
+    gh = xp.empty((B, H3), dtype=gi.dtype)
+    for t in range(T):
+        _gru_step_recurrent(t, skip_first, hs, weight, gh)
+        kernel(gi, gh, gh if b_hh is None else b_hh, b_hh is not None, t, B, H3 // 3, acts, hn_part, hs,
+               size=B * (H3 // 3))
+
+
 def _row_ranges(batch: int, hidden: int, gates: int) -> list[StepRange]:
     """:func:`_step_ranges` for kernels that take whole rows only (the GRU's): no split where that
     would split the hidden units."""
@@ -777,8 +790,11 @@ class GRUFunction(Function):
         hs[0] = h0
         compiled = vector_math.kernels(gi, hs, w_hh, *(() if b_hh is None else (b_hh,)))
         skip_first = _starts_at_zero(h0)
+        fused = cuda_kernels.get("gru_forward", gi, hs, w_hh, *(() if b_hh is None else (b_hh,)))
         if compiled is not None:  # each step's gate math in one compiled pass (vector_math)
             _gru_steps_compiled(compiled["gru_gates_forward"], gi, b_hh, hs, acts, hn_part, w_hh, skip_first)
+        elif fused is not None:  # CuPy: each step's gate math in one kernel launch
+            _gru_steps_fused(fused, gi, b_hh, hs, acts, hn_part, packed_gemm.pack(w_hh, B), skip_first)
         else:
             gh = xp.empty((B, 3 * H), dtype=dtype)
             _gru_steps_numpy(gi, gh, b_hh, hs, acts, hn_part, packed_gemm.pack(w_hh, B), skip_first)
@@ -814,6 +830,25 @@ class GRUFunction(Function):
                     dh_rows += back
 
         _run_ranges(ranges, run)
+
+    def _steps_fused(self, kernel, gy, dh, d_in, d_rec, wants_h0):
+        """The backward walk on CuPy arrays: per step one launch of the fused gate-gradient kernel
+        (:mod:`cuda_kernels`, the formulas of :meth:`_steps_numpy`, which also adds the last step's
+        d_rec W_hh to dh) and one GEMM."""
+        xp = backend.get_array_module(self.hs)
+        acts, hs, hn_part = self.acts, self.hs, self.hn_part
+        T, B, H = hn_part.shape
+        gy = None if gy is None else xp.ascontiguousarray(gy, dtype=acts.dtype)
+        weight = packed_gemm.pack(self.w_hh.T, B)  # d_rec W_hh
+        back, has_back = xp.empty_like(dh), False
+        for t in range(T - 1, -1, -1):
+            kernel(acts, hn_part, hs, dh if gy is None else gy, back, gy is not None, has_back, t, B, H,
+                   d_in, d_rec, dh, size=B * H)
+            has_back = t > 0 or wants_h0
+            if has_back:
+                weight(d_rec[t], back)
+        if has_back:
+            dh += back
 
     def _steps_numpy(self, gy, dh, d_in, d_rec, wants_h0):
         """The backward walk in NumPy ufuncs (the reference; CuPy arrays, no numba)."""
@@ -855,8 +890,11 @@ class GRUFunction(Function):
         wants_h0 = _wants(self, 1)
         numba_ok = USE_NUMBA and xp is np and dtype in (np.float32, np.float64)
         kernel = _numba_kernel(_gru_gate_grads_step) if numba_ok else None
+        fused = cuda_kernels.get("gru_backward", acts, dh)
         if kernel is not None:
             self._steps_numba(kernel, gy, dh, d_in, d_rec, wants_h0)
+        elif fused is not None:
+            self._steps_fused(fused, gy, dh, d_in, d_rec, wants_h0)
         else:
             self._steps_numpy(gy, dh, d_in, d_rec, wants_h0)
         di2 = d_in.reshape(T * B, 3 * H)
