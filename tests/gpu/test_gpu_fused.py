@@ -167,3 +167,34 @@ def test_softmax_cross_entropy_fused_names_a_bad_target(bad):
             F.softmax_cross_entropy(zn.tensor(np.zeros((3, 5), np.float32)), np.array([0, bad, 1]))
     finally:
         zn.use_device("cpu")
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_cross_entropy_fused_equals_ufuncs(reduction, bias, fused_and_plain):
+    rng = np.random.default_rng(8)
+    h, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((3, 7, 16), (900, 16), (900,)))
+    t = rng.integers(0, 900, size=(3, 7))
+    t[0, 4] = -100
+
+    def run():
+        ts = [zn.tensor(a, requires_grad=True) for a in ((h, w, b) if bias else (h, w))]
+        loss = F.linear_cross_entropy(ts[0], ts[1], ts[2] if bias else None, t, reduction=reduction)
+        (loss * loss).sum().backward()
+        with zn.no_grad():
+            evaluated = F.linear_cross_entropy(*(x.data for x in ts[:2]), ts[2].data if bias else None, t,
+                                               reduction=reduction)
+        return _host([loss.data, evaluated.data] + [x.grad for x in ts])
+
+    for a, b_ in zip(*fused_and_plain(run)):
+        np.testing.assert_allclose(a, b_, rtol=2e-5, atol=1e-7)
+
+
+def test_linear_cross_entropy_fused_names_a_bad_target():
+    zn.use_device("cuda")
+    try:
+        with pytest.raises(ValueError, match="target 7 is out of range for 5 classes"):
+            F.linear_cross_entropy(zn.tensor(np.ones((2, 3), np.float32)), zn.tensor(np.ones((5, 3), np.float32)),
+                                   None, np.array([1, 7]))
+    finally:
+        zn.use_device("cpu")

@@ -158,6 +158,7 @@ __device__ void softmax_xent_row(const T* x, const long long* t, T* d, T* loss, 
         valid[r] = 1;
         atomicAdd((unsigned long long*)&stats[0], 1ULL);
     }
+    __syncthreads();  // thread 0 has read x[r, t_r]: D may now overwrite x (in place)
     if (keep) {
         const T inv = T(1) / total;
         for (long long c = threadIdx.x; c < C; c += blockDim.x)
@@ -228,20 +229,21 @@ def get(name: str, *arrays: Any) -> Any:
     return kernel
 
 
-def softmax_xent_rows(kernel: dict[str, Any], x: Any, targets: Any, ignore_index: int,
-                      keep: bool) -> tuple[Any, Any, Any, int, int | None]:
+def softmax_xent_rows(kernel: dict[str, Any], x: Any, targets: Any, ignore_index: int, keep: bool,
+                      out: Any = None) -> tuple[Any, Any, Any, int, int | None]:
     """One launch of ``kernel`` over the C-contiguous (R, C) ``x`` and its (R,) integer ``targets``.
 
     Returns the rows' losses (0 where the target is ``ignore_index``), their valid flags (1 or 0, in
-    x's dtype), ``softmax(x) - onehot(t)`` with zero ignored rows when ``keep`` (else None), the number
-    of valid rows, and an out-of-range target if there is one (else None): the two numbers come back
-    in one device-to-host copy, the only synchronisation."""
+    x's dtype), ``softmax(x) - onehot(t)`` with zero ignored rows when ``keep`` (else None; written
+    into ``out`` when given, which may be ``x`` itself), the number of valid rows, and an out-of-range
+    target if there is one (else None): the two numbers come back in one device-to-host copy, the
+    only synchronisation."""
     xp = backend.get_array_module(x)
     rows, classes = x.shape
     t = xp.ascontiguousarray(targets, dtype=xp.int64)
     losses = xp.empty(rows, dtype=x.dtype)
     valid = xp.empty(rows, dtype=x.dtype)
-    d = xp.empty_like(x) if keep else None
+    d = (xp.empty_like(x) if out is None else out) if keep else None
     stats = xp.zeros(3, dtype=xp.int64)
     if rows:
         kernel[x.dtype.name]((rows,), (SOFTMAX_BLOCK,), (x, t, d if keep else losses, losses, valid, stats,

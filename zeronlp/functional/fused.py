@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function, Tensor, is_grad_enabled
-from . import vector_math
+from . import cuda_kernels, vector_math
 from .basic import promote, require_float
 from .layers import linear
 from .loss import softmax_cross_entropy
@@ -150,6 +150,9 @@ class LinearCrossEntropy(Function):
         n, vocab, dtype = math.prod(h.shape[:-1]), weight.shape[0], h.dtype
         h2 = h.reshape(n, h.shape[-1])
         flat_t = t.reshape(-1)
+        fused = cuda_kernels.get("softmax_xent", h2, weight, *(() if bias is None else (bias,)))
+        if fused is not None:  # CuPy: one GEMM, the bias, one launch for the loss and D (in place)
+            return self._fused(fused, h, h2, weight, bias, flat_t, t.shape, vocab)
         valid = flat_t != self.ignore_index
         safe_t = xp.where(valid, flat_t, 0)
         if n and (int(safe_t.min()) < 0 or int(safe_t.max()) >= vocab):
@@ -187,6 +190,31 @@ class LinearCrossEntropy(Function):
         if self.reduction == "sum":
             return losses.sum().astype(dtype)
         return losses.reshape(t.shape)
+
+    def _fused(self, kernel: Any, h: Any, h2: Any, weight: Any, bias: Any, flat_t: Any, shape: tuple,
+               vocab: int) -> Any:
+        """The forward on CuPy arrays: z = h W^T (+ b), then :func:`cuda_kernels.softmax_xent_rows` turns z
+        into D in place and gives the losses, the valid flags and the count (checking the targets)."""
+        xp = backend.get_array_module(h2)
+        dtype, keep = h2.dtype, is_grad_enabled()
+        z = xp.dot(h2, weight.T)
+        if bias is not None:
+            z += bias
+        losses, valid, _, count, bad = cuda_kernels.softmax_xent_rows(kernel, z, flat_t, self.ignore_index,
+                                                                      keep, out=z)
+        if bad is not None:
+            raise ValueError(f"linear_cross_entropy: target {bad} is out of range for {vocab} classes "
+                             f"(valid ids are 0..{vocab - 1}, or ignore_index={self.ignore_index})")
+        self.valid, self.shape, self.count = valid, shape, count
+        if keep:
+            self.d, self.h, self.weight, self.key, self.has_bias = z, h2, weight, None, bias is not None
+            self.in_shape = h.shape
+        if self.reduction == "mean":
+            return xp.asarray(losses.sum() / dtype.type(count)).astype(dtype) if count else \
+                xp.asarray(np.nan, dtype=dtype)
+        if self.reduction == "sum":
+            return losses.sum().astype(dtype)
+        return losses.reshape(shape)
 
     def backward(self, gy):
         d, h, weight = self.d, self.h, self.weight
@@ -226,7 +254,7 @@ class LinearCrossEntropy(Function):
 
     def release(self) -> None:
         d = self.__dict__.get("d")
-        if d is not None:
+        if d is not None and self.key is not None:  # the fused CuPy forward's z is CuPy's pool's
             _give_back(self.key, d)
         super().release()
 
