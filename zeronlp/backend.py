@@ -58,8 +58,8 @@ def use_device(name: str) -> None:
             import cupy
         except ImportError as err:
             raise RuntimeError(
-                "device 'cuda' needs CuPy: install it with `pip install zeronlp[gpu]` "
-                "(cupy-cuda12x) on a machine with an NVIDIA GPU"
+                "device 'cuda' needs CuPy: install it with `pip install zeronlp[gpu]` (cupy-cuda12x, "
+                "CUDA 12) or `pip install zeronlp[gpu-cuda13]` (cupy-cuda13x) on a machine with an NVIDIA GPU"
             ) from err
         try:
             if cupy.cuda.runtime.getDeviceCount() < 1:
