@@ -44,16 +44,30 @@ def test_kernels_apply_to_cupy_floats_only():
     assert cuda_kernels.get("adam", cupy.zeros(3, np.float32)) is not None
 
 
+def _recurrent_inputs(gates: int, dtype, with_state: bool, seed: int) -> list:
+    """x (T, B, D), the start state(s), W_ih, W_hh, b_ih, b_hh of a small layer with ``gates`` gate blocks
+    (an LSTM's h_0 and c_0, or a GRU's h_0); h_0 zero unless ``with_state``."""
+    rng = np.random.default_rng(seed)
+    T, B, D, H = 6, 5, 7, 8
+    states = ((B, H), (B, H)) if gates == 4 else ((B, H),)
+    arrays = [rng.standard_normal(s).astype(dtype) * 0.5 for s in
+              ((T, B, D), *states, (gates * H, D), (gates * H, H), (gates * H,), (gates * H,))]
+    if not with_state:
+        arrays[1] = np.zeros_like(arrays[1])
+    return arrays
+
+
+def _assert_all_close(dtype, fused, plain):
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)
+    for a, b in zip(fused, plain):
+        np.testing.assert_allclose(a, b, **tol)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("reverse, with_state, only_last", [(False, False, False), (True, True, False),
                                                             (False, True, True)])
 def test_lstm_function_fused_equals_ufuncs(dtype, reverse, with_state, only_last, fused_and_plain):
-    rng = np.random.default_rng(3)
-    T, B, D, H = 6, 5, 7, 8
-    arrays = [rng.standard_normal(s).astype(dtype) * 0.5 for s in
-              ((T, B, D), (B, H), (B, H), (4 * H, D), (4 * H, H), (4 * H,), (4 * H,))]
-    if not with_state:
-        arrays[1] = np.zeros_like(arrays[1])
+    arrays = _recurrent_inputs(4, dtype, with_state, seed=3)
 
     def run():
         ts = [zn.tensor(a, requires_grad=True) for a in arrays]
@@ -62,22 +76,14 @@ def test_lstm_function_fused_equals_ufuncs(dtype, reverse, with_state, only_last
         loss.backward()
         return _host([y.data, h.data, c.data] + [t.grad for t in ts])
 
-    fused, plain = fused_and_plain(run)
-    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)
-    for a, b in zip(fused, plain):
-        np.testing.assert_allclose(a, b, **tol)
+    _assert_all_close(dtype, *fused_and_plain(run))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("reverse, with_state, bias", [(False, False, True), (True, True, True),
                                                        (False, True, False)])
 def test_gru_function_fused_equals_ufuncs(dtype, reverse, with_state, bias, fused_and_plain):
-    rng = np.random.default_rng(7)
-    T, B, D, H = 6, 5, 7, 8
-    arrays = [rng.standard_normal(s).astype(dtype) * 0.5 for s in
-              ((T, B, D), (B, H), (3 * H, D), (3 * H, H), (3 * H,), (3 * H,))]
-    if not with_state:
-        arrays[1] = np.zeros_like(arrays[1])
+    arrays = _recurrent_inputs(3, dtype, with_state, seed=7)
     if not bias:
         arrays = arrays[:4]
 
@@ -87,10 +93,7 @@ def test_gru_function_fused_equals_ufuncs(dtype, reverse, with_state, bias, fuse
         ((y * y).sum() + (h * h).sum()).backward()
         return _host([y.data, h.data] + [t.grad for t in ts])
 
-    fused, plain = fused_and_plain(run)
-    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)
-    for a, b in zip(fused, plain):
-        np.testing.assert_allclose(a, b, **tol)
+    _assert_all_close(dtype, *fused_and_plain(run))
 
 
 def test_lstm_evaluation_without_grad_fused_equals_ufuncs(fused_and_plain):
