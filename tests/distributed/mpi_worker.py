@@ -21,8 +21,13 @@ from zeronlp.models import RNNLM, Seq2Seq, TwoLayerNet
 from zeronlp.train import BPTTWindows, CarryState, MiniBatches, Trainer, model_loss
 
 
+def host(array: Any) -> np.ndarray:
+    """A host copy of a NumPy or CuPy array (the worker runs on ``ZERONLP_WORKER_DEVICE``)."""
+    return np.array(zn.backend.to_numpy(array))
+
+
 def weights(model: Any) -> dict[str, np.ndarray]:
-    return {name: np.array(p.data) for name, p in model.named_parameters()}
+    return {name: host(p.data) for name, p in model.named_parameters()}
 
 
 def mlp(opt: str, comm: distributed.Communicator) -> dict[str, np.ndarray]:
@@ -74,9 +79,9 @@ def lm(comm: distributed.Communicator, out_dir: Any = None, epochs: int = 2, res
         pass
     out = weights(model)
     state = trainer.callbacks[0].state_dict()  # every stream's carried state (a collective)
-    out["h"], out["c"] = state["state"]
+    out["h"], out["c"] = (host(s) for s in state["state"])
     for i, avg in enumerate(trainer.averaged.averages):
-        out[f"average_{i}"] = np.array(avg)
+        out[f"average_{i}"] = host(avg)
     out["position"] = np.array([trainer.epoch, trainer.position, trainer.global_step])
     return out
 
@@ -115,6 +120,7 @@ def fault(comm: distributed.Communicator, how: str) -> None:
 
 def main(argv: list[str]) -> int:
     scenario, out = argv[0], Path(argv[1])
+    zn.use_device(os.environ.get("ZERONLP_WORKER_DEVICE", "cpu"))  # cuda: tests/gpu/test_gpu_distributed.py
     comm = distributed.init()
     results: dict[str, np.ndarray] = {}
     if scenario == "equivalence":
