@@ -223,3 +223,22 @@ def test_fresh_gradients_of_the_large_layers_become_grad_without_a_copy(layer, m
     assert not any(g is r for g in copied for r in returned)
     for a, b in zip(fresh, copied):
         np.testing.assert_array_equal(a, b)
+
+
+def test_second_backward_through_a_freed_graph_says_retain_graph():
+    x = zn.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = (x * x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        y.backward()
+    h = F.tanh(x)  # two losses over one subgraph: the first backward frees the shared part
+    first, second = h.sum(), (3 * h).sum()
+    first.backward()
+    with pytest.raises(RuntimeError, match="TanhFunction was freed.*retain_graph=True"):
+        second.backward()
+    x.grad = None
+    h = F.tanh(x)
+    first, second = h.sum(), (3 * h).sum()
+    first.backward(retain_graph=True)
+    second.backward()
+    np.testing.assert_allclose(x.grad, 4 * (1 - np.tanh([1.0, 2.0]) ** 2))

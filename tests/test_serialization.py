@@ -91,3 +91,16 @@ def test_model_and_optimizer_state_round_trip(tmp_path):
         o.step()
     for a, b in zip(model.parameters(), model2.parameters()):
         np.testing.assert_array_equal(a.data, b.data)
+
+
+@pytest.mark.parametrize("obj, match", [
+    ({"a/b": np.ones(2), "a": {"b": np.zeros(2)}}, r"under the name '/a/b'"),
+    ({1: np.ones(2), "1": np.zeros(2)}, r"key '1' .*same entry"),
+    ({"__array__": "x"}, r"reserved"),
+], ids=["slash-vs-nested", "int-vs-str", "reserved"])
+def test_save_refuses_keys_that_would_collide_and_keeps_the_old_file(tmp_path, obj, match):
+    path = tmp_path / "c.safetensors"
+    zn.save({"w": np.arange(3.0)}, path)
+    with pytest.raises(ValueError, match=match):
+        zn.save(obj, path)
+    np.testing.assert_array_equal(zn.load(path)["w"], np.arange(3.0))  # nothing lost, nothing half-written

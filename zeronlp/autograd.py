@@ -238,6 +238,7 @@ class Tensor:
         push(self.creator)
         while heap:
             *_, function = heapq.heappop(heap)
+            _inputs_of(function)  # a graph freed by an earlier backward: say so, and how to keep it
             outputs = [ref() for ref in function.outputs]
             output_grads = [grads.pop(id(o), (None, None))[1] if o is not None else None for o in outputs]
             if all(g is None for g in output_grads):

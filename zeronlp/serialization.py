@@ -40,6 +40,10 @@ def _encode(obj: Any, arrays: dict[str, np.ndarray], path: str) -> Any:
         for key, value in obj.items():
             if not isinstance(key, (str, int)):
                 raise TypeError(f"zn.save: dict keys must be strings, got {key!r} at {path or 'top level'}")
+            if str(key) in encoded or key == _ARRAY_KEY:
+                why = "is reserved" if key == _ARRAY_KEY else \
+                    f"names the same entry as another key (both are {str(key)!r} once stored)"
+                raise ValueError(f"zn.save: key {key!r} at {path or 'top level'} {why}; rename it")
             encoded[str(key)] = _encode(value, arrays, f"{path}/{key}")
         return encoded
     if isinstance(obj, (list, tuple)):
@@ -47,6 +51,9 @@ def _encode(obj: Any, arrays: dict[str, np.ndarray], path: str) -> Any:
     if hasattr(obj, "shape") and hasattr(obj, "dtype") and not isinstance(obj, np.generic):
         array = np.ascontiguousarray(backend.to_numpy(obj.data if hasattr(obj, "creator") else obj))
         key = path or "/"
+        if key in arrays:  # {"a/b": x, "a": {"b": y}}: both would be the tensor "/a/b"
+            raise ValueError(f"zn.save: two arrays would be stored under the name {key!r} (a key with '/' "
+                             "in it names the same place as nested dicts); rename one")
         arrays[key] = array
         return {_ARRAY_KEY: key}
     if isinstance(obj, np.generic):

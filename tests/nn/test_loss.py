@@ -59,3 +59,18 @@ def test_bce_with_logits_loss(reduction):
 def test_bad_reduction_names_the_loss():
     with pytest.raises(ValueError, match="CrossEntropyLoss: reduction"):
         zn.nn.CrossEntropyLoss(reduction="avg")
+
+
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+def test_cross_entropy_loss_every_target_ignored_gives_nan_and_zero_gradient(label_smoothing):
+    """An all-padding batch: the mean over no targets is nan (as in torch), the gradient zero, so one
+    such batch cannot poison the parameters with nan."""
+    x = zn.tensor(rng.standard_normal((3, 5)).astype(np.float32), requires_grad=True)
+    loss = zn.nn.CrossEntropyLoss(label_smoothing=label_smoothing)(x, np.full(3, -100))
+    tx = torch.tensor(x.data, requires_grad=True)
+    expected = torch.nn.CrossEntropyLoss(label_smoothing=label_smoothing)(tx, torch.full((3,), -100))
+    expected.backward()
+    assert np.isnan(float(loss.data)) and torch.isnan(expected)
+    loss.backward()
+    np.testing.assert_array_equal(x.grad, tx.grad.numpy())
+    np.testing.assert_array_equal(x.grad, 0)

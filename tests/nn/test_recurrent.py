@@ -168,3 +168,32 @@ def test_dropout_between_layers_only_in_training():
     np.testing.assert_array_equal(a, b)
     layer.train()
     assert not np.allclose(layer(x)[0].data, a)
+
+
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
+def test_float64_and_integer_inputs_promote_like_linear(name):
+    """A float64 input meets the float32 weights as float64 (as ``nn.Linear`` does), an integer one as
+    float32; both equal the layer run on the weights cast by hand (no packed-product ValueError)."""
+    zn.manual_seed(0)
+    layer = getattr(nn, name)(4, 3, num_layers=2)
+    x64 = np.random.default_rng(0).standard_normal((2, 5, 4))
+    state = {k: v.astype(np.float64) for k, v in layer.state_dict().items()}
+    reference = getattr(nn, name)(4, 3, num_layers=2)
+    reference.load_state_dict(state)
+    for p in reference.parameters():
+        p.data = p.data.astype(np.float64)
+    x = zn.Tensor(x64, requires_grad=True)
+    y = layer(x)[0]
+    expected = reference(zn.Tensor(x64))[0]
+    assert y.dtype == np.float64
+    np.testing.assert_allclose(y.data, expected.data, rtol=1e-5, atol=1e-6)
+    y.sum().backward()
+    assert x.grad.shape == x64.shape and np.isfinite(x.grad).all()
+    assert all(np.isfinite(p.grad).all() for p in layer.parameters())
+
+    ids = np.arange(40).reshape(2, 5, 4) % 3
+    out = layer(ids)[0]
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out.data, layer(ids.astype(np.float32))[0].data, rtol=1e-6, atol=1e-7)
+    with pytest.raises(TypeError, match=name.lower()):
+        layer(np.full((2, 5, 4), "a"))

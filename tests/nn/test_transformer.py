@@ -232,3 +232,40 @@ def test_bad_masks_and_options_are_named():
         nn.TransformerEncoderLayer(4, 2, activation="swish")
     with pytest.raises(ValueError, match="batch_first"):
         nn.TransformerDecoderLayer(4, 2, batch_first=False)
+
+
+@pytest.mark.parametrize("average", [True, False])
+def test_unbatched_attention_and_encoder_layer_match_torch(average):
+    """(T, E) inputs as PyTorch takes them: outputs, weights and gradients equal torch's."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    rng = np.random.default_rng(3)
+    theirs = torch.nn.MultiheadAttention(8, 2, batch_first=True)
+    ours = nn.MultiheadAttention(8, 2)
+    _load_from_torch(ours, theirs)
+    q, kv = rng.standard_normal((3, 8)).astype(np.float32), rng.standard_normal((5, 8)).astype(np.float32)
+    padding = np.array([False, False, True, False, False])
+    zq, zk = zn.Tensor(q, requires_grad=True), zn.Tensor(kv, requires_grad=True)
+    tq, tk = torch.tensor(q, requires_grad=True), torch.tensor(kv, requires_grad=True)
+    out, weights = ours(zq, zk, zk, key_padding_mask=padding, average_attn_weights=average)
+    t_out, t_weights = theirs(tq, tk, tk, key_padding_mask=torch.tensor(padding), average_attn_weights=average)
+    assert out.shape == (3, 8) and weights.shape == tuple(t_weights.shape)
+    np.testing.assert_allclose(weights.data, t_weights.detach().numpy(), rtol=1e-5, atol=1e-6)
+    _compare(out, t_out, ours, theirs, [(zq, tq), (zk, tk)], rng)
+
+    layer_t = torch.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True).eval()
+    layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0).eval()
+    _load_from_torch(layer, layer_t)
+    x = rng.standard_normal((4, 8)).astype(np.float32)
+    zx, tx = zn.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    _compare(layer(zx), layer_t(tx), layer, layer_t, [(zx, tx)], rng)
+
+
+def test_attention_names_mismatched_batches_and_ranks():
+    attention = nn.MultiheadAttention(4, 2)
+    with pytest.raises(ValueError, match=r"\(2, 3, 4\).*\(3, 5, 4\).*batch size N"):
+        attention(np.ones((2, 3, 4)), np.ones((3, 5, 4)), np.ones((3, 5, 4)))
+    with pytest.raises(ValueError, match=r"key and value the length"):
+        attention(np.ones((2, 3, 4)), np.ones((2, 5, 4)), np.ones((2, 6, 4)))
+    with pytest.raises(ValueError, match=r"\(N, T, E\), or all three \(T, E\)"):
+        attention(np.ones((3, 4)), np.ones((1, 3, 4)), np.ones((1, 3, 4)))

@@ -35,6 +35,19 @@ from .layers import linear
 # ---------------------------------------------------------------------------- helpers
 
 
+def _common_float(op: str, *arrays: Any) -> list[Any]:
+    """The inputs of a recurrent Function in one float dtype, as ``linear`` promotes: the dtype NumPy gives
+    the float arrays together (float32 weights meet a float64 input as float64), and integer or boolean
+    ones (token features, 0/1 states) as that float. Nones stay None."""
+    floats = [a for a in arrays if a is not None and a.dtype.kind == "f"]
+    bad = [a for a in arrays if a is not None and a.dtype.kind not in "fiub"]
+    if not floats or bad:
+        kinds = ", ".join(str(a.dtype) for a in arrays if a is not None)
+        raise TypeError(f"{op}: needs floating-point weights and an input of numbers, got dtypes {kinds}")
+    dtype = np.result_type(*floats)
+    return [a if a is None or a.dtype == dtype else a.astype(dtype) for a in arrays]
+
+
 def _check_shapes(op: str, x: Any, h0: Any, w_ih: Any, w_hh: Any, gates: int, *biases: Any) -> None:
     if x.ndim != 3 or x.shape[0] == 0:
         raise ValueError(f"{op}: input must be (seq_len >= 1, batch, input_size), got shape {tuple(x.shape)}")
@@ -480,6 +493,7 @@ class RNNFunction(Function):
 
     def forward(self, x, h0, w_ih, w_hh, b_ih=None, b_hh=None):
         xp = backend.get_array_module(x)
+        x, h0, w_ih, w_hh, b_ih, b_hh = _common_float("rnn", x, h0, w_ih, w_hh, b_ih, b_hh)
         _check_shapes("rnn", x, h0, w_ih, w_hh, 1, b_ih, b_hh)
         T, B, _ = x.shape
         H = w_hh.shape[1]
@@ -573,6 +587,7 @@ class LSTMFunction(Function):
 
     def forward(self, x, h0, c0, w_ih, w_hh, *rest):
         xp = backend.get_array_module(x)
+        x, h0, c0, w_ih, w_hh, *rest = _common_float("lstm", x, h0, c0, w_ih, w_hh, *rest)
         _check_shapes("lstm", x, h0, w_ih, w_hh, 4)
         if tuple(c0.shape) != tuple(h0.shape):
             raise ValueError(
@@ -776,6 +791,7 @@ class GRUFunction(Function):
 
     def forward(self, x, h0, w_ih, w_hh, b_ih=None, b_hh=None):
         xp = backend.get_array_module(x)
+        x, h0, w_ih, w_hh, b_ih, b_hh = _common_float("gru", x, h0, w_ih, w_hh, b_ih, b_hh)
         _check_shapes("gru", x, h0, w_ih, w_hh, 3, b_ih, b_hh)
         T, B, _ = x.shape
         H = w_hh.shape[1]

@@ -108,6 +108,15 @@ class MultiheadAttention(Module):
         PyTorch's additive float masks holding 0 and -inf; ``is_causal=True`` without ``attn_mask``
         applies the causal mask (query i sees keys <= i).
         """
+        if query.ndim == 2 and key.ndim == 2 and value.ndim == 2:  # unbatched (T, E), as in PyTorch
+            return self._unbatched(query, key, value, key_padding_mask, need_weights, attn_mask,
+                                   average_attn_weights, is_causal)
+        if query.ndim != 3 or key.ndim != 3 or value.ndim != 3:
+            raise ValueError(f"MultiheadAttention: query, key and value must be (N, T, E), or all three (T, E), "
+                             f"got {tuple(query.shape)}, {tuple(key.shape)}, {tuple(value.shape)}")
+        if key.shape[0] != query.shape[0] or value.shape[0] != query.shape[0] or value.shape[1] != key.shape[1]:
+            raise ValueError(f"MultiheadAttention: query {tuple(query.shape)}, key {tuple(key.shape)} and value "
+                             f"{tuple(value.shape)} must share the batch size N, and key and value the length")
         n, tq, tk = query.shape[0], query.shape[1], key.shape[1]
         if query.shape[-1] != self.embed_dim or key.shape[-1] != self.embed_dim or value.shape[-1] != self.embed_dim:
             raise ValueError(f"MultiheadAttention: embed_dim is {self.embed_dim}, got query {tuple(query.shape)}, "
@@ -148,6 +157,21 @@ class MultiheadAttention(Module):
         if not need_weights:
             return output, None
         return output, (weights.mean(axis=1) if average_attn_weights else weights)
+
+    def _unbatched(self, query: Any, key: Any, value: Any, key_padding_mask: Any, need_weights: bool,
+                   attn_mask: Any, average_attn_weights: bool, is_causal: bool) -> tuple[Tensor, Tensor | None]:
+        """(T, E) inputs as a batch of one: ``(output (Tq, E), weights (Tq, Tk) or (heads, Tq, Tk))``."""
+        def batch(x: Any) -> Any:
+            return x.reshape(1, *x.shape)
+
+        q = batch(query)
+        k = q if key is query else batch(key)
+        v = k if value is key else batch(value)
+        if key_padding_mask is not None:
+            key_padding_mask = batch(key_padding_mask)
+        output, weights = self.forward(q, k, v, key_padding_mask, need_weights, attn_mask, average_attn_weights,
+                                       is_causal)
+        return output.reshape(*output.shape[1:]), None if weights is None else weights.reshape(*weights.shape[1:])
 
     def extra_repr(self) -> str:
         return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}"

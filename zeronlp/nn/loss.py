@@ -57,7 +57,11 @@ class CrossEntropyLoss(Module):
             if self.reduction == "none":
                 return losses
             total = F.sum(losses)
-            return total if self.reduction == "sum" else total / float(valid.sum())
+            count = float(valid.sum())
+            if self.reduction == "sum":
+                return total
+            # every target ignored: the mean is nan (PyTorch) and the gradient zero, not 0/0 = nan
+            return total / count if count else total + float("nan")
         return F.softmax_cross_entropy(logits, t, self.ignore_index, self.reduction)
 
     def _soft(self, logits: Tensor, probs: Any) -> Tensor:

@@ -6,13 +6,17 @@ import math
 from typing import Any
 
 from .. import backend
+from ..autograd import Tensor
 
 
 def clip_grad_norm_(params: Any, max_norm: float) -> float:
     """Scale all gradients by min(1, max_norm / ||g||) where ||g|| is the norm over all of them.
 
-    Returns the total norm before clipping (``inf``/``nan`` when a gradient is not finite).
+    ``params`` is an iterable of tensors, or one tensor (as in PyTorch). Returns the total norm before
+    clipping (``inf``/``nan`` when a gradient is not finite).
     """
+    if isinstance(params, Tensor):
+        params = [params]
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return 0.0
