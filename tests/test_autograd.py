@@ -242,3 +242,16 @@ def test_second_backward_through_a_freed_graph_says_retain_graph():
     first.backward(retain_graph=True)
     second.backward()
     np.testing.assert_allclose(x.grad, 4 * (1 - np.tanh([1.0, 2.0]) ** 2))
+
+
+def test_numpy_functions_refuse_a_tensor_that_requires_grad_instead_of_dropping_the_graph():
+    x = zn.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    with pytest.raises(TypeError, match="requires grad.*F.exp"):
+        np.exp(x)
+    with pytest.raises(TypeError, match="requires grad"):
+        np.asarray(x)
+    assert isinstance(np.ones(2) * x, zn.Tensor)  # arithmetic with arrays stays on the graph
+    with zn.no_grad():
+        np.testing.assert_allclose(np.exp(x), np.exp([1.0, 2.0]))
+    np.testing.assert_allclose(np.exp(x.detach()), np.exp([1.0, 2.0]))
+    np.testing.assert_allclose(np.asarray(zn.tensor(np.ones(2))), 1.0)  # no grad: an array as before

@@ -183,6 +183,12 @@ class Tensor:
         return backend.to_numpy(self.data).tolist()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        if self.requires_grad and is_grad_enabled():  # np.exp(t) would silently leave the graph (PyTorch raises)
+            raise TypeError(
+                f"a Tensor of shape {self.shape} that requires grad cannot become a NumPy array: a NumPy "
+                "function would drop it from the graph. Use zeronlp.functional (F.exp, ...) to keep the "
+                "gradient, or t.data / t.detach() for the values"
+            )
         array = backend.to_numpy(self.data)
         return array.astype(dtype) if dtype is not None else array
 

@@ -81,3 +81,18 @@ def test_conv1d_matches_torch():
         np.testing.assert_allclose(xz.grad, xt.grad.numpy(), rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(conv.weight.grad, ref.weight.grad.numpy(), rtol=1e-4, atol=1e-4)
         np.testing.assert_allclose(conv.bias.grad, ref.bias.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_integer_input_meets_the_float_weights_as_their_dtype():
+    layer = zn.nn.Conv1d(3, 2, 2)
+    ids = np.arange(12).reshape(1, 3, 4)
+    y = layer(ids)
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y.data, layer(ids.astype(np.float32)).data, rtol=1e-6)
+
+
+def test_clip_of_integers_to_float_bounds_is_float_like_torch():
+    x = zn.tensor(np.array([1, 2, 3]))
+    assert F.clip(x, 0.5, 2.5).dtype == np.float32
+    np.testing.assert_array_equal(F.clip(x, 0.5, 2.5).data, np.float32([1, 2, 2.5]))
+    assert F.clip(x, 1, 2).dtype == x.dtype  # integer bounds keep the integers

@@ -705,6 +705,8 @@ class Clip(Function):
         self.low, self.high = low, high
 
     def forward(self, x):
+        if x.dtype.kind in "iub" and any(isinstance(b, float) for b in (self.low, self.high)):
+            x = x.astype(backend.get_default_dtype())  # PyTorch: an integer tensor clamped to floats
         self.x = x
         return backend.get_array_module(x).clip(x, self.low, self.high)
 

@@ -67,6 +67,8 @@ class Conv1dFunction(Function):
                 f"conv1d: input of shape {tuple(x.shape)} (expected (N, C_in, L)) does not match weight "
                 f"of shape {tuple(weight.shape)} (C_out, C_in, K)"
             )
+        if x.dtype != weight.dtype:  # integer input meets the float weight as that float (as linear)
+            x, weight = basic.promote(x, weight)
         c_out, c_in, k = weight.shape
         out_len = conv1d_output_length(x.shape[2], k, self.stride, self.padding)
         if out_len < 1:
