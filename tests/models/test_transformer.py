@@ -78,6 +78,12 @@ def test_lm_config_round_trip_and_shapes():
         check_transformer_lm_config(config | {"nhead": 5}, "run/model.safetensors")
     with pytest.raises(CheckpointError, match="positional"):
         check_transformer_lm_config(config | {"positional": "rotary"})
+    # a stored max_len sizes the sinusoidal table, which no stored tensor bounds
+    with pytest.raises(CheckpointError, match="config/max_len"):
+        check_transformer_lm_config(config | {"max_len": 1 << 24})
+    with pytest.raises(CheckpointError, match="config/max_len: 65536 positions of d_model 1024"):
+        check_transformer_lm_config(config | {"max_len": 1 << 16, "d_model": 1024, "nhead": 2})
+    assert check_transformer_lm_config(config | {"max_len": 4096})["max_len"] == 4096
 
 
 def test_lm_generation_is_reproducible_with_a_seed():

@@ -199,6 +199,7 @@ def seq2seq_record(**changes):
     ({"vocab_size": 10**6}, "field config/vocab_size"),
     ({"model": "__import__"}, "field config/model"),
     ({"src_length": 10**9}, "field config/src_length"),
+    ({"src_length": 60000, "tgt_length": 60000}, "config/src_length and config/tgt_length"),
     ({"reverse": "yes"}, "field config/reverse"),
     ({"level": "byte"}, "field config/level"),
 ])

@@ -277,3 +277,42 @@ def test_time_budget_must_be_positive():
     model, opt = make(None)
     with pytest.raises(zn.errors.UsageError, match="max_minutes"):
         Trainer(model, opt, max_minutes=0)
+
+
+def test_a_new_run_does_not_overwrite_an_unfinished_or_foreign_one(tmp_path):
+    """A forgotten resume=True (--resume) must not replace the interrupted run's checkpoint."""
+    x, t = spiral(3, 50)
+    model, opt = make(tmp_path)
+    trainer = Trainer(model, opt, batch_size=30, out_dir=tmp_path, quiet=True, meta={"config": {"hidden": 10}})
+    trainer.max_minutes = 1e-9  # the budget ends the first epoch early: an unfinished run of 3 epochs
+    trainer.fit((x, t), epochs=3)
+    saved = (tmp_path / "checkpoint.safetensors").read_bytes()
+    model2, opt2 = make(tmp_path)
+    fresh = Trainer(model2, opt2, batch_size=30, out_dir=tmp_path, quiet=True, meta={"config": {"hidden": 10}})
+    with pytest.raises(zn.errors.UsageError, match=r"unfinished run \(stopped in epoch 1 of 3 at batch \d+\)"):
+        fresh.fit((x, t), epochs=3)
+    assert (tmp_path / "checkpoint.safetensors").read_bytes() == saved  # nothing lost
+    fresh.max_minutes = None
+    fresh.fit((x, t), epochs=3, resume=True)  # finishes it
+    other = Trainer(*make(tmp_path), batch_size=30, out_dir=tmp_path, quiet=True, meta={"config": {"hidden": 99}})
+    with pytest.raises(zn.errors.UsageError, match="another model"):
+        other.fit((x, t), epochs=1)
+    again = Trainer(*make(tmp_path), batch_size=30, out_dir=tmp_path, quiet=True, meta={"config": {"hidden": 10}})
+    assert len(again.fit((x, t), epochs=1)) == 1  # a finished run of the same model is started over
+
+
+def test_resume_refuses_other_data_or_settings_but_takes_more_epochs(tmp_path):
+    x, t = spiral(3, 50)
+
+    def trainer(vocab=("a", "b"), lr=1.0):
+        model, opt = make(tmp_path)
+        return Trainer(model, opt, batch_size=30, out_dir=tmp_path, quiet=True,
+                       meta={"config": {"hidden": 10}, "vocab": list(vocab), "text": {"source": str(lr)}},
+                       config={"lr": lr, "batch_size": 30, "epochs": 2, "train": f"data{lr}.txt"})
+
+    trainer().fit((x, t), epochs=2)
+    with pytest.raises(zn.errors.CheckpointError, match="another vocab"):
+        trainer(vocab=("a", "c")).fit((x, t), epochs=3, resume=True)
+    with pytest.raises(zn.errors.CheckpointError, match=r"lr 1\.0 \(now 0\.5\)"):
+        trainer(lr=0.5).fit((x, t), epochs=3, resume=True)
+    assert len(trainer().fit((x, t), epochs=3, resume=True)) == 3  # more epochs, files elsewhere: fine

@@ -32,6 +32,7 @@ CHAR_PAD = " "
 CHAR_START_CANDIDATES = ("_", "^", "\x02", "\ue000")  # the first one the data does not use starts answers
 PAD_WORD, START_WORD, END_WORD, UNK_WORD = "<pad>", "<s>", "</s>", "<unk>"
 MAX_LENGTH = 1 << 16  # a bound on a stored codec's padded lengths (rows are allocated with them)
+MAX_LENGTH_PRODUCT = 1 << 24  # and on src_length x tgt_length (decoding allocates attention of that size)
 
 
 class CharVocabulary:
@@ -236,6 +237,9 @@ class SeqCodec:
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LENGTH:
                 raise DataError(f"field config/{key}: expected an integer in 1..{MAX_LENGTH}, got {str(value)[:40]!r}")
             lengths[key] = value
+        if lengths["src_length"] * lengths["tgt_length"] > MAX_LENGTH_PRODUCT:
+            raise DataError(f"fields config/src_length and config/tgt_length: {lengths['src_length']} x "
+                            f"{lengths['tgt_length']} is more than {MAX_LENGTH_PRODUCT} positions")
         special = {"pad": config.get("pad", CHAR_PAD), "start": config.get("start", config.get("start_char", "_")),
                    "end": config.get("end"), "unk": config.get("unk")}
         for name, symbol in special.items():

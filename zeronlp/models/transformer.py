@@ -29,6 +29,9 @@ from .rnnlm import LMKind, next_word_loss, register_lm
 from .seq2seq import _EncoderDecoder, register_seq2seq
 
 MAX_SIZE = 1 << 24
+# a stored max_len sizes the sinusoidal table (max_len, d_model), which no stored tensor bounds
+MAX_LEN = 1 << 16
+MAX_POSITION_TABLE = 1 << 25
 MAX_LAYERS = 64
 POSITIONS = ("sinusoidal", "learned")
 ACTIVATIONS = ("relu", "gelu")
@@ -158,12 +161,22 @@ class TransformerLM(nn.Module):
                 f"num_layers={self.num_layers}")
 
 
+def _checked_max_len(config: Any, d_model: int, source: Any) -> int:
+    """config/max_len, bounded so that the (max_len, d_model) position table it sizes stays small."""
+    max_len = config_int(config, "max_len", source, low=1, high=MAX_LEN)
+    if max_len * d_model > MAX_POSITION_TABLE:
+        raise CheckpointError(f"{source}: field config/max_len: {max_len} positions of d_model {d_model} is more "
+                              f"than {MAX_POSITION_TABLE} values")
+    return max_len
+
+
 def check_transformer_lm_config(config: Any, source: Any = "config") -> dict[str, Any]:
     """A stored TransformerLM config checked field by field; raises :class:`CheckpointError` naming the field."""
     config_choice(config, "name", source, ["transformer"])
     checked: dict[str, Any] = {"name": "transformer"}
-    for key in ("vocab_size", "d_model", "nhead", "dim_feedforward", "max_len"):
+    for key in ("vocab_size", "d_model", "nhead", "dim_feedforward"):
         checked[key] = config_int(config, key, source, low=1, high=MAX_SIZE)
+    checked["max_len"] = _checked_max_len(config, checked["d_model"], source)
     checked["num_layers"] = config_int(config, "num_layers", source, low=1, high=MAX_LAYERS)
     checked["dropout"] = config_float(config, "dropout", source, 0.0, 1.0, high_open=True)
     checked["positional"] = config_choice(config, "positional", source, list(POSITIONS))
@@ -349,8 +362,9 @@ def check_transformer_seq2seq_config(config: Any, source: Any = "config") -> dic
     """A stored TransformerSeq2Seq config checked field by field (raises :class:`CheckpointError`)."""
     config_choice(config, "model", source, ["transformer"])
     checked: dict[str, Any] = {}
-    for key in ("vocab_size", "d_model", "nhead", "dim_feedforward", "max_len"):
+    for key in ("vocab_size", "d_model", "nhead", "dim_feedforward"):
         checked[key] = config_int(config, key, source, low=1, high=MAX_SIZE)
+    checked["max_len"] = _checked_max_len(config, checked["d_model"], source)
     for key in ("num_encoder_layers", "num_decoder_layers"):
         checked[key] = config_int(config, key, source, low=1, high=MAX_LAYERS)
     checked["dropout"] = config_float(config, "dropout", source, 0.0, 1.0, high_open=True)

@@ -80,7 +80,8 @@ def train_book_model(sentences: list[list[str]], method: str = "book-cbow", dim:
     model_class = CBOW if method == "book-cbow" else SkipGram
     model = model_class(len(vocab), dim, np.asarray(vocab.counts), negative=negative)
     trainer = Trainer(model, optim.Adam(model.parameters(), lr=lr), lambda m, batch: m(*batch), out_dir=out_dir,
-                      quiet=quiet, meta={"config": {"method": method, "vocab_size": len(vocab), "dim": dim}},
+                      quiet=quiet, meta={"config": {"method": method, "vocab_size": len(vocab), "dim": dim},
+                                         "vocab": list(vocab.id_to_word)},
                       config={"method": method, "window": window, "epochs": epochs, "batch_size": batch_size,
                               "lr": lr, "negative": negative})
     history = trainer.fit(MiniBatches(contexts, targets, batch_size=batch_size), epochs=epochs, resume=resume)

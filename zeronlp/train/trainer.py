@@ -35,6 +35,7 @@ waiting. With one process none of this runs: the loop is the single-process loop
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import shutil
 import signal
@@ -61,9 +62,16 @@ from .metrics import accuracy, write_metrics
 
 CHECKPOINT_NAME = CHECKPOINT_FILE
 BEST_MODEL_NAME = MODEL_FILE
+# training settings a resumed run may change: how long it runs and where its data lie (the vocabulary, the
+# model config and every other setting must be those the checkpoint was trained with)
+MAY_CHANGE_ON_RESUME = frozenset({
+    "epochs", "iterations", "max_minutes", "checkpoint_minutes", "train", "valid", "test", "data", "source", "max_test",
+    "eval_examples", "per_epoch_eval", "seed", "threads", "device", "quiet", "vectors", "valid_from_train"})
+# meta entries that name the data rather than define the model (a moved file is the same data)
+_META_MAY_CHANGE = frozenset({"text", "data"})
 RESERVED_KEYS = frozenset({"model", "optimizer", "rng", "epoch", "position", "global_step", "history", "best",
                            "best_epoch", "epoch_sums", "monitor", "train_config", "callbacks", "batches",
-                           "scheduler", "average", "metric"})
+                           "scheduler", "average", "metric", "planned_epochs"})
 
 
 def classification_loss(model: Any, batch: Sequence[Any]) -> Any:
@@ -170,6 +178,7 @@ class Trainer:
         self.keep_epoch_checkpoints = keep_epoch_checkpoints
         self.max_minutes = max_minutes
         self.elapsed_before = 0.0  # wall-clock seconds of earlier (resumed) parts of this run
+        self.planned_epochs: int | None = None  # the ``epochs`` of the running fit
         self._fit_started: float | None = None
         self.budget_spent = False  # the time budget ended the run
         self.history: list[dict[str, Any]] = []
@@ -317,6 +326,7 @@ class Trainer:
             "epoch": self.epoch, "position": self.position, "global_step": self.global_step,
             "history": self.history, "best": self.best, "best_epoch": self.best_epoch,
             "epoch_sums": list(self._sums), "monitor": self.monitor, "train_config": self.config, **self.meta,
+            "planned_epochs": self.planned_epochs,
             "elapsed_seconds": self.elapsed_seconds(),
             "callbacks": [cb.state_dict() if hasattr(cb, "state_dict") else {} for cb in self.callbacks],
         }
@@ -352,6 +362,7 @@ class Trainer:
         if "config" in self.meta and saved_config != self.meta["config"]:
             raise CheckpointError(f"cannot resume: {path} holds a model with config {saved_config}, "
                                   f"not {self.meta['config']}")
+        self._check_same_run(record, path)
         apply_checkpoint(record, self.model, self.optimizer, restore_rng=True, source=path)
         self.epoch, self.position = int(record["epoch"]), int(record.get("position", 0))
         self.global_step = int(record.get("global_step", 0))
@@ -408,6 +419,51 @@ class Trainer:
             summary[f"best_{self.monitor}"], summary["best_epoch"] = self.best, self.best_epoch
         return write_metrics(self.out_dir, self.config, self.history, summary | dict(final or {}))
 
+    def _check_same_run(self, record: dict[str, Any], path: Path) -> None:
+        """A resumed run trains what the checkpoint trained: the same vocabulary (and other meta entries
+        that define the model) and the same settings, bar those in :data:`MAY_CHANGE_ON_RESUME` — a row
+        of another vocabulary, or a batch position under another batch size, would mean something else."""
+        for key, value in self.meta.items():
+            if key in _META_MAY_CHANGE or key == "config" or key not in record:
+                continue
+            if _as_json(record[key]) != _as_json(value):
+                raise CheckpointError(f"cannot resume: {path} was trained with another {key} (other training "
+                                      "data?); train into a new output directory instead")
+        saved = record.get("train_config")
+        if not isinstance(saved, dict):
+            return
+        changed = [k for k, v in self.config.items()
+                   if k not in MAY_CHANGE_ON_RESUME and k in saved and _as_json(saved[k]) != _as_json(v)]
+        if changed:
+            said = ", ".join(f"{k} {saved[k]!r} (now {self.config[k]!r})" for k in changed[:6])
+            raise CheckpointError(f"cannot resume: {path} was trained with {said}; resume with the same "
+                                  "settings, or train into a new output directory")
+
+    def _check_not_overwriting(self) -> None:
+        """Without ``resume``, refuse to replace an unfinished run's checkpoint or another model's run (a
+        forgotten --resume would lose it); a finished run of the same model is started over."""
+        path = self.checkpoint_path
+        if path is None or not path.exists():
+            return
+        try:
+            record = _read_checkpoint(path)
+        except CheckpointError as err:
+            raise UsageError(f"{self.out_dir} holds a checkpoint that cannot be read ({err}); move it away or "
+                             "train into another output directory") from None
+        saved = record.get("train_config") if isinstance(record.get("train_config"), dict) else {}
+        epoch, position = record.get("epoch"), record.get("position")
+        planned = record.get("planned_epochs", saved.get("epochs"))
+        unfinished = bool(position) or (isinstance(planned, int) and isinstance(epoch, int) and epoch < planned)
+        other = "config" in self.meta and _as_json(record.get("config")) != _as_json(self.meta["config"])
+        if unfinished or other:
+            of = f" of {planned}" if isinstance(planned, int) else ""
+            where = f"stopped in epoch {epoch + 1}{of} at batch {position}" if position and isinstance(epoch, int) \
+                else f"{epoch}{of} epochs done"
+            what = f"an unfinished run ({where})" if unfinished else "the run of another model"
+            raise UsageError(f"{self.out_dir} holds {what} in {path.name}: continue it with --resume "
+                             "(resume=True), or train into another output directory (--out)")
+        log(f"starting over in {self.out_dir}: the finished run there is replaced", self.quiet)
+
     # ---- the loop ----------------------------------------------------------------------------
     def fit(self, train: BatchSource | Sequence[Any],
             valid: Sequence[Any] | Callable[[Any], dict[str, float]] | None = None,
@@ -418,6 +474,7 @@ class Trainer:
         if self.out_dir is not None and self.comm.is_main:
             for stale in clean_stale_temp_files(self.out_dir):
                 log(f"removed {stale}, left by an earlier run that was killed while writing", self.quiet)
+        self.planned_epochs = int(epochs)
         batches = train if hasattr(train, "batch") else MiniBatches(*train, batch_size=self.batch_size)
         if valid is not None and not callable(valid):
             valid = check_aligned("valid", valid)
@@ -454,7 +511,9 @@ class Trainer:
         return self.max_minutes is not None and self.elapsed_seconds() >= 60 * self.max_minutes
 
     def _fit_epochs(self, batches: BatchSource, valid: Any, epochs: int, resume: bool) -> None:
-        if resume:
+        if not resume:  # rank 0 looks at the run directory; what it raises, every rank raises
+            self.comm.run_on_main(self._check_not_overwriting)
+        else:
             self.load(batches=batches)
             log(f"resumed from {self.checkpoint_path} after epoch {self.epoch}"
                 + (f", batch {self.position}" if self.position else ""), self.quiet)
@@ -621,6 +680,14 @@ class Trainer:
         log(f"epoch {epoch}/{epochs}  " + "  ".join(
             f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items() if k != "epoch"),
             self.quiet)
+
+
+def _as_json(value: Any) -> Any:
+    """``value`` as the checkpoint's JSON gives it back (tuples as lists), for comparing settings."""
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError):
+        return repr(value)
 
 
 def _read_checkpoint(path: Path | None) -> dict[str, Any]:
