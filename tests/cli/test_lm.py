@@ -178,3 +178,28 @@ def test_max_minutes_stops_the_run_inside_its_first_epoch(files, tmp_path, monke
     metrics = json.loads((out / "metrics.json").read_text())
     assert len(metrics["history"]) == 1 and 0 < metrics["history"][0]["partial_epoch"] < 1
     assert steps["n"] < 10 and "test_perplexity" in metrics["final"]
+
+
+def test_short_texts_bad_seed_and_resume_on_other_data_are_one_line_errors(files, tmp_path, capsys):
+    train, valid, _ = files
+    one = tmp_path / "one.txt"
+    one.write_text("hello\n")
+    out = tmp_path / "run"
+    assert main(["lm", "train", "--train", str(train), "--valid", str(one), "--out", str(out), *TINY]) == 2
+    assert "validation text has 2 tokens" in capsys.readouterr().err and not out.exists()  # before any epoch
+    assert main(["lm", "train", "--train", str(one), "--valid", str(valid), "--out", str(out), *TINY]) == 2
+    assert "too short for batch_size 4" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["lm", "train", "--train", str(train), "--seed", "-1", *TINY])
+    assert "--seed: must be an integer >= 0" in capsys.readouterr().err
+
+    short = ["--epochs", "1", *TINY[2:]]
+    assert main(["lm", "train", "--train", str(train), "--valid", str(valid), "--out", str(out), *short]) == 0
+    other = tmp_path / "other.txt"  # as many words, other words: the rows would mean other words
+    other.write_text(train.read_text().replace("cat", "cow"))
+    argv = ["lm", "train", "--train", str(other), "--valid", str(valid), "--out", str(out), "--resume"]
+    assert main([*argv, "--epochs", "2", *TINY[2:]]) == 2
+    assert "another vocab" in capsys.readouterr().err
+    assert main(["lm", "train", "--train", str(train), "--valid", str(valid), "--out", str(out), "--resume",
+                 "--epochs", "2", *TINY[2:6], "--lr", "1", *TINY[8:]]) == 2
+    assert "lr 5" in capsys.readouterr().err

@@ -152,3 +152,11 @@ def test_word2vec_workers_on_the_command_line(tmp_path, corpus, model):
     with pytest.raises(SystemExit) as bad:
         run(["word2vec", "--corpus", str(corpus), "--model", model, "--workers", "0", "--out", str(out)])
     assert bad.value.code == 2
+
+
+@pytest.mark.parametrize("model", ["cbow", "ppmi"])
+def test_a_corpus_too_small_for_min_count_is_a_one_line_error(tmp_path, model, capsys):
+    path = tmp_path / "tiny.txt"
+    path.write_text("the cat sat on the mat\na dog ran in the park\n")
+    assert run(["word2vec", "--model", model, "--corpus", str(path), "--out", str(tmp_path / "w"), "--quiet"]) == 2
+    assert "--min-count 1" in capsys.readouterr().err

@@ -32,6 +32,11 @@ def positive_int(text: str) -> int:
     return _number(text, int, lambda v: v >= 1, "a positive integer")
 
 
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0 (seeds, counts that may be zero)."""
+    return _number(text, int, lambda v: v >= 0, "an integer >= 0")
+
+
 def positive_float(text: str) -> float:
     """argparse type: a finite float > 0."""
     return _number(text, float, lambda v: 0 < v < math.inf, "a positive finite number")
@@ -90,7 +95,7 @@ def add_common_args(parser: argparse.ArgumentParser, default_out: str) -> None:
     """``--out DIR --quiet --seed N --resume --device --threads -v`` (every training command)."""
     parser.add_argument("--out", default=default_out, help=f"output directory (default: {default_out})")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, progress lines or per-epoch lines")
-    parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
     _add_run_args(parser)
 
@@ -104,7 +109,7 @@ def add_time_budget_arg(parser: argparse.ArgumentParser) -> None:
 
 def add_inference_args(parser: argparse.ArgumentParser) -> None:
     """``--seed N --device --threads -v`` for commands that load a trained run."""
-    parser.add_argument("--seed", type=int, default=0, help="random seed for sampling")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed for sampling")
     _add_run_args(parser)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..data.textfiles import read_lines
 from ..tasks import vectors
-from .common import add_command_group, positive_int, threads_option, use_device
+from .common import add_command_group, non_negative_int, positive_int, threads_option, use_device
 
 DEFAULT_VECTORS = "runs/word2vec"
 DEFAULT_OUT = "runs/vectors"
@@ -123,7 +123,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="auto (detected from the file's start), text, binary, or no-header (GloVe)")
     parser.add_argument("--unicode-errors", choices=["strict", "ignore", "replace"], default="strict",
                         help="words with broken UTF-8 (the C tool cuts some): strict stops, ignore drops the bytes")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (k-means, t-SNE)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (k-means, t-SNE)")
     parser.add_argument("--threads", type=threads_option, default="auto", help="BLAS threads: a number, or auto")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import DataError
+
 
 class BPTTBatcher:
     """Iterate ``(x, t)`` int64 windows of shape ``(batch_size, <= bptt)`` over ``ids``.
@@ -29,9 +31,9 @@ class BPTTBatcher:
             raise ValueError(f"BPTTBatcher: batch_size ({batch_size}) and bptt ({bptt}) must be positive")
         steps = (len(ids) - 1) // batch_size
         if steps < 1:
-            raise ValueError(
+            raise DataError(
                 f"BPTTBatcher: a corpus of {len(ids)} tokens is too short for batch_size {batch_size} "
-                f"(needs at least {batch_size + 1})"
+                f"(needs at least {batch_size + 1}): use a smaller batch size or more text"
             )
         self.batch_size, self.bptt, self.drop_last, self.steps = batch_size, bptt, drop_last, steps
         self.inputs = ids[: batch_size * steps].astype(np.int64).reshape(batch_size, steps)

@@ -7,6 +7,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from ..data.vocab import Vocabulary
+from ..errors import DataError
 from .cooccurrence import cooccurrence_matrix
 from .keyedvectors import KeyedVectors
 from .ppmi import ppmi
@@ -56,7 +57,8 @@ def ppmi_svd_keyed_vectors(
     sentences = [list(s) for s in sentences]
     vocab = Vocabulary.build(sentences, min_count=min_count, order="frequency")
     if len(vocab) < 2:
-        raise ValueError(f"PPMI needs at least 2 words seen min_count={min_count} times, got {len(vocab)}")
+        raise DataError(f"PPMI needs at least 2 words seen min_count={min_count} times, got {len(vocab)} "
+                        "(a small corpus needs a smaller min_count, e.g. --min-count 1)")
     lookup = vocab.word_to_id
     ids = np.fromiter((lookup.get(w, -1) for s in sentences for w in s), dtype=np.int64)
     ids = ids[ids >= 0]

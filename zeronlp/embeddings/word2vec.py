@@ -24,6 +24,7 @@ from itertools import repeat
 import numpy as np
 
 from ..data.vocab import Vocabulary
+from ..errors import DataError
 from ..progress import logger
 from .keyedvectors import KeyedVectors
 from .sampler import UnigramSampler
@@ -155,8 +156,9 @@ class Word2Vec:
             corpus, min_count=self.min_count, max_size=self.max_vocab_size, order="frequency"
         )
         if len(vocab) == 0:
-            raise ValueError(
-                f"empty vocabulary: no word occurs at least min_count={self.min_count} times in the corpus"
+            raise DataError(
+                f"empty vocabulary: no word occurs at least min_count={self.min_count} times in the corpus "
+                "(a small corpus needs a smaller min_count, e.g. --min-count 1)"
             )
         self.vocab = vocab
         counts = np.asarray(vocab.counts, dtype=np.float64)

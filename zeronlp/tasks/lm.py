@@ -178,6 +178,10 @@ def train(model: str = "rnnlm", *, train: str | os.PathLike | None = None, valid
     if corpus.valid_from_train:
         log(f"no --valid file: the last 5% of the lines of {train} are the validation set", quiet)
     batches = BPTTWindows(corpus.train, config["batch_size"], config["bptt"])
+    for split, ids in (("validation", corpus.valid), ("test", corpus.test)):  # found now, not after an epoch
+        if ids is not None and len(ids) < eval_batch_size + 1:
+            raise DataError(f"the {split} text has {len(ids)} tokens: evaluation in {eval_batch_size} streams "
+                            f"needs at least {eval_batch_size + 1}")
     config.update(model=model, seed=seed, max_tokens=max_tokens, eval_batch_size=eval_batch_size,
                   vocab_size=len(corpus.vocab), **text)
     backend.manual_seed(seed)
