@@ -57,9 +57,9 @@ class CrossEntropyLoss(Module):
             if self.reduction == "none":
                 return losses
             total = F.sum(losses)
-            count = float(valid.sum())
             if self.reduction == "sum":
                 return total
+            count = float(valid.sum())
             # every target ignored: the mean is nan (PyTorch) and the gradient zero, not 0/0 = nan
             return total / count if count else total + float("nan")
         return F.softmax_cross_entropy(logits, t, self.ignore_index, self.reduction)
